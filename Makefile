@@ -1,0 +1,45 @@
+# convnotes: `make test` and `make book` set up their own virtual environment (.venv) on first use.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# On the project's CI machines a CPU build of torch 2.13.0 lies on disk: pin it there so pip
+# does not fetch a multi-GB CUDA build. Everywhere else take any torch >= 2.2 (override with
+# `make test TORCH_SPEC=...`, e.g. a CPU wheel index of your own).
+TORCH_SPEC ?= $(if $(wildcard /opt/wheels/torch-2.13.0+cpu-*.whl),torch==2.13.0,torch>=2.2)
+STAMP  := $(VENV)/.installed
+PYTEST_WORKERS ?= 2
+
+.PHONY: help test book lint bench notebooks clean
+
+help:
+	@echo "make test       run the unit tests and every notebook under nbval (pytest --nbval)"
+	@echo "make book       build the HTML book into _build/html"
+	@echo "make lint       ruff over the library, tests, benchmarks and notebooks"
+	@echo "make bench      run the benchmarks side by side with their twins"
+	@echo "make notebooks  re-execute every notebook in place (after changing the library)"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[test,book,dev]"
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest --nbval -n $(PYTEST_WORKERS) --dist loadscope
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+	@echo "The book is at file://$(CURDIR)/_build/html/index.html"
+
+lint: $(STAMP)
+	$(BIN)/ruff check convnotes tests benchmarks book
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+notebooks: $(STAMP)
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace book/*.ipynb
+
+clean:
+	rm -rf _build .pytest_cache .hypothesis
