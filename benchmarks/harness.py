@@ -1,0 +1,67 @@
+"""The one way benchmarks time code and print results.
+
+Each area module defines ``def cases() -> list[Comparison]`` and ends with
+``if __name__ == "__main__": print_table(run(cases()))``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from convnotes.runtime import time_call
+
+
+@dataclass
+class Comparison:
+    """One side-by-side timing: convnotes ``ours`` against ``twin`` on the same inputs.
+
+    ``check`` (optional) is called once before timing and should raise if the two disagree,
+    so a benchmark never reports the speed of a wrong answer. ``predicted`` is the speed-up
+    a cost model predicts (e.g. a multiplication ratio), printed beside the measured one.
+    """
+
+    area: str
+    case: str
+    ours: Callable[[], Any]
+    twin: Callable[[], Any]
+    twin_name: str
+    check: Callable[[], None] | None = None
+    predicted: float | None = None
+    repeat: int = 3
+    number: int = 1
+    where: str = "cpu"
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+def run(comparisons: Sequence[Comparison]) -> list[Comparison]:
+    """Check, then time each comparison (best of ``repeat``), filling ``result``."""
+    for item in comparisons:
+        if item.check is not None:
+            item.check()
+        ours = time_call(item.ours, repeat=item.repeat, number=item.number, where=item.where)
+        twin = time_call(item.twin, repeat=item.repeat, number=item.number, where=item.where)
+        item.result = {"ours_ms": 1e3 * ours, "twin_ms": 1e3 * twin, "twin_over_ours": twin / ours}
+    return list(comparisons)
+
+
+def format_table(comparisons: Sequence[Comparison]) -> str:
+    """A Markdown table: area, case, device, ours, twin, measured ratio, predicted ratio."""
+    lines = [
+        "| area | case | device | convnotes (ms) | twin | twin (ms) | twin / convnotes | predicted |",
+        "|---|---|---|---:|---|---:|---:|---:|",
+    ]
+    for item in comparisons:
+        r = item.result
+        predicted = "" if item.predicted is None else f"{item.predicted:.2f}"
+        lines.append(
+            f"| {item.area} | {item.case} | {item.where} | {r['ours_ms']:.2f} | {item.twin_name} "
+            f"| {r['twin_ms']:.2f} | {r['twin_over_ours']:.2f} | {predicted} |"
+        )
+    return "\n".join(lines)
+
+
+def print_table(comparisons: Sequence[Comparison]) -> None:
+    """Print :func:`format_table` (a ratio above 1 means convnotes is faster than the twin)."""
+    print(format_table(comparisons))
