@@ -49,7 +49,8 @@ def run(comparisons: Sequence[Comparison]) -> list[Comparison]:
 def format_table(comparisons: Sequence[Comparison]) -> str:
     """A Markdown table: area, case, device, ours, twin, measured ratio, predicted ratio."""
     lines = [
-        "| area | case | device | convnotes (ms) | twin | twin (ms) | twin / convnotes | predicted |",
+        "| area | case | device | convnotes (ms) | twin | twin (ms) "
+        "| twin / convnotes | predicted |",
         "|---|---|---|---:|---|---:|---:|---:|",
     ]
     for item in comparisons:

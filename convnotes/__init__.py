@@ -2,7 +2,8 @@
 
 One module per chapter of the book (``arithmetic`` and ``correlation`` for chapter 1,
 ``deconvolution``, ``transposed``, ``dilated``, ``grouped``, ``separable``, ``pointwise``,
-``deformable``, ``pooling``), closed-form operation counts in ``costs``, and shared helpers:
+``deformable``, ``pooling``, and ``choosing`` for the capstone), closed-form operation counts
+in ``costs``, and shared helpers:
 ``runtime`` (device, seeding, timing), ``plotting`` (the book's figures) and ``data`` (bundled
 images). Submodules are imported on first use: ``import convnotes; convnotes.pooling``.
 """
@@ -16,6 +17,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "arithmetic",
+    "choosing",
     "correlation",
     "costs",
     "data",

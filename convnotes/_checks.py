@@ -29,6 +29,7 @@ import torch
 
 __all__ = [
     "check_channels_divisible",
+    "check_divisible",
     "check_finite",
     "check_float_tensor",
     "check_int",
@@ -178,6 +179,20 @@ def check_channels_divisible(name: str, channels: int, groups: int) -> None:
     """Check that a channel count splits evenly into ``groups``."""
     if channels % groups != 0:
         raise ValueError(f"{name} must be divisible by groups={groups}, got {channels}")
+
+
+def check_divisible(name: str, value: int, divisor: int, reason: str = "") -> None:
+    """Check that ``value`` (called ``name``) is a multiple of ``divisor``.
+
+    ``reason`` says where the divisor comes from, e.g. ``"block_size**2 = 4"``.
+
+    >>> check_divisible("channels", 6, 4, "block_size**2 = 4")
+    Traceback (most recent call last):
+        ...
+    ValueError: channels must be divisible by block_size**2 = 4, got 6
+    """
+    if value % divisor != 0:
+        raise ValueError(f"{name} must be divisible by {reason or divisor}, got {value}")
 
 
 def check_same_device(**tensors: torch.Tensor | None) -> None:

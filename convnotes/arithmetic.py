@@ -5,8 +5,8 @@ time. Every chapter uses them; the unit tests check each against the shape torch
 
 References
 ----------
-.. [1] V. Dumoulin and F. Visin, "A guide to convolution arithmetic for deep learning",
-   arXiv:1603.07285, 2016.
+- V. Dumoulin and F. Visin, "A guide to convolution arithmetic for deep learning",
+  arXiv:1603.07285, 2016.
 
 Examples
 --------
@@ -20,7 +20,6 @@ Examples
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 from ._checks import check_int
@@ -169,15 +168,15 @@ def pool_output_size(
         )
     span = effective_kernel_size(kernel_size, dilation)
     padded = size + 2 * padding
-    if span > padded:
-        raise ValueError(
-            f"kernel_size={kernel_size} with dilation={dilation} spans {span}, larger than the "
-            f"padded input size {padded} (size={size}, padding={padding})"
-        )
-    rounding = math.ceil if ceil_mode else math.floor
-    out = rounding((padded - span) / stride) + 1
+    slack = padded - span  # may be negative with ceil_mode: a window may hang over the edge
+    out = (-(-slack // stride) if ceil_mode else slack // stride) + 1
     if ceil_mode and (out - 1) * stride >= size + padding:
         out -= 1
+    if out < 1:
+        raise ValueError(
+            f"kernel_size={kernel_size} with dilation={dilation} spans {span}, larger than the "
+            f"padded input size {padded} (size={size}, padding={padding}, ceil_mode={ceil_mode})"
+        )
     return out
 
 
@@ -186,8 +185,9 @@ def receptive_field(layers: Sequence[tuple[int, int, int]]) -> int:
 
     Parameters
     ----------
-    layers : sequence of (kernel_size, stride, dilation)
-        From the input upwards.
+    layers : list of tuple
+        One ``(kernel_size, stride, dilation)`` triple of ints per layer, from the input
+        upwards.
 
     Notes
     -----
@@ -206,7 +206,9 @@ def receptive_field(layers: Sequence[tuple[int, int, int]]) -> int:
     [3, 7, 15]
     """
     if isinstance(layers, str) or not isinstance(layers, Sequence):
-        raise TypeError(f"layers must be a sequence of (kernel_size, stride, dilation), got {layers!r}")
+        raise TypeError(
+            f"layers must be a sequence of (kernel_size, stride, dilation), got {layers!r}"
+        )
     field, jump = 1, 1
     for index, layer in enumerate(layers):
         if not isinstance(layer, Sequence) or len(layer) != 3:

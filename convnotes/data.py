@@ -15,7 +15,9 @@ from ._checks import check_int, check_one_of
 
 __all__ = ["camera", "image", "to_tensor"]
 
-_BUNDLED = ("camera", "astronaut", "coins", "moon", "text", "brick", "grass", "gravel", "checkerboard")
+_BUNDLED = (
+    "camera", "astronaut", "coins", "moon", "text", "brick", "grass", "gravel", "checkerboard",
+)
 
 
 def image(name: str = "camera", size: int | None = None) -> np.ndarray:

@@ -144,7 +144,7 @@ def verify_close(
     def as_cpu_tensor(value: Any) -> torch.Tensor:
         if isinstance(value, torch.Tensor):
             return value.detach().cpu()
-        return torch.as_tensor(np.asarray(value))
+        return torch.as_tensor(np.array(value))  # a copy: reversed views have negative strides
 
     left, right = as_cpu_tensor(actual), as_cpu_tensor(expected)
     if left.dtype != right.dtype:

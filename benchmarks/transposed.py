@@ -1,0 +1,83 @@
+"""Transposed convolution: sub-pixel vs zero insertion vs F.conv_transpose2d.
+
+The chapter predicts the sub-pixel method is faster than zero insertion by the ratio of their
+multiplication counts (``convnotes.costs``); this prints the measured ratio beside it.
+Run: ``python -m benchmarks.transposed``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from benchmarks.harness import Comparison, print_table, run
+from convnotes import costs, runtime
+from convnotes.transposed import (
+    conv_transpose2d,
+    conv_transpose2d_subpixel,
+    conv_transpose2d_zero_insertion,
+)
+
+# (label, channels, input side, kernel, stride, padding, output_padding)
+CONFIGS = [
+    ("k2 s2 (seed example)", 64, 32, 2, 2, 0, 0),
+    ("k4 s2 p1", 64, 32, 4, 2, 1, 0),
+    ("k3 s2 p1 op1", 64, 32, 3, 2, 1, 1),
+    ("k8 s4 p2", 32, 16, 8, 4, 2, 0),
+]
+BATCH = 8
+
+
+def _cases_on(where: torch.device) -> list[Comparison]:
+    items = []
+    generator = torch.Generator().manual_seed(0)
+    for label, channels, side, kernel, stride, padding, extra in CONFIGS:
+        x = torch.randn(BATCH, channels, side, side, generator=generator).to(where)
+        w = torch.randn(channels, channels, kernel, kernel, generator=generator).to(where)
+        params = {"stride": stride, "padding": padding, "output_padding": extra}
+        shape = (side, side, channels, channels, kernel)
+        predicted = (costs.conv_transpose2d_zero_insertion_mults(*shape, **params)
+                     / costs.conv_transpose2d_subpixel_mults(*shape, **params))
+
+        def check(x=x, w=w, params=params) -> None:
+            expected = F.conv_transpose2d(x, w, **params)
+            for method in (conv_transpose2d, conv_transpose2d_zero_insertion,
+                           conv_transpose2d_subpixel):
+                torch.testing.assert_close(method(x, w, **params), expected,
+                                           atol=1e-3, rtol=1e-4)
+
+        def subpixel(x=x, w=w, params=params):
+            return conv_transpose2d_subpixel(x, w, **params)
+
+        def zero_insertion(x=x, w=w, params=params):
+            return conv_transpose2d_zero_insertion(x, w, **params)
+
+        def gemm_col2im(x=x, w=w, params=params):
+            return conv_transpose2d(x, w, **params)
+
+        def torch_twin(x=x, w=w, params=params):
+            return F.conv_transpose2d(x, w, **params)
+
+        where_name = where.type
+        items += [
+            Comparison("transposed", f"sub-pixel vs zero insertion, {label}", subpixel,
+                       zero_insertion, "zero insertion", check=check, predicted=predicted,
+                       where=where_name),
+            Comparison("transposed", f"sub-pixel vs torch, {label}", subpixel, torch_twin,
+                       "F.conv_transpose2d", where=where_name),
+            Comparison("transposed", f"GEMM+col2im vs torch, {label}", gemm_col2im,
+                       torch_twin, "F.conv_transpose2d", where=where_name),
+        ]
+    return items
+
+
+def cases() -> list[Comparison]:
+    """CPU cases always; the same cases on CUDA when a GPU is present."""
+    items = _cases_on(torch.device("cpu"))
+    if runtime.device().type == "cuda":
+        items += _cases_on(runtime.device())
+    return items
+
+
+if __name__ == "__main__":
+    print_table(run(cases()))

@@ -1,0 +1,349 @@
+"""Dilated (atrous) convolution: holes in the kernel (chapter 4).
+
+A dilated convolution with rate ``d`` reads every ``d``-th input pixel under its kernel, so a
+3x3 kernel covers a 5x5, 9x9, ... window with the same nine weights. Three equivalent ways to
+compute it, each equal to ``F.conv2d(..., dilation=d)``:
+
+* :func:`dilate_kernel`: write the holes into the kernel (``d - 1`` zeros between taps) and
+  run an ordinary convolution;
+* :func:`dilated_conv2d_via_space_to_batch`: split the image into ``d * d`` sub-images of
+  every ``d``-th pixel (:func:`space_to_batch`), run the *undilated* convolution on each, and
+  interleave the results again (:func:`batch_to_space`);
+* ``F.conv2d(dilation=d)`` itself, the twin.
+
+And two tools for the chapter's questions: :func:`dilated_coverage` (which input pixels a
+stack of dilated layers can see: the gridding problem) and :func:`effective_receptive_field`
+(how much each input pixel actually matters, measured with gradients).
+
+References
+----------
+* F. Yu and V. Koltun, "Multi-scale context aggregation by dilated convolutions",
+  ICLR 2016.
+* L.-C. Chen et al., "DeepLab: semantic image segmentation with deep convolutional nets,
+  atrous convolution, and fully connected CRFs", TPAMI 2018.
+* P. Wang et al., "Understanding convolution for semantic segmentation", WACV 2018.
+* W. Luo, Y. Li, R. Urtasun and R. Zemel, "Understanding the effective receptive field
+  in deep convolutional neural networks", NeurIPS 2016.
+
+Examples
+--------
+>>> dilate_kernel(torch.ones(2, 2), 3)
+tensor([[1., 0., 0., 1.],
+        [0., 0., 0., 0.],
+        [0., 0., 0., 0.],
+        [1., 0., 0., 1.]])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ._checks import (
+    check_divisible,
+    check_float_tensor,
+    check_int,
+    check_same_device,
+    pair,
+)
+from .arithmetic import conv_output_size
+
+__all__ = [
+    "batch_to_space",
+    "dilate_kernel",
+    "dilated_conv2d_via_space_to_batch",
+    "dilated_coverage",
+    "effective_receptive_field",
+    "space_to_batch",
+]
+
+
+def dilate_kernel(weight: torch.Tensor, dilation: Any) -> torch.Tensor:
+    """Insert ``dilation - 1`` zeros between neighbouring kernel taps.
+
+    Parameters
+    ----------
+    weight : Tensor, shape (..., kh, kw)
+        Any leading dimensions, e.g. a ``(C_out, C_in, kh, kw)`` convolution weight.
+    dilation : int or (int, int)
+        ``d >= 1`` (per axis).
+
+    Returns
+    -------
+    Tensor, shape (..., d_h (kh - 1) + 1, d_w (kw - 1) + 1)
+
+    Notes
+    -----
+    .. math::
+
+        w_d[d_h a, d_w b] = w[a, b], \\qquad w_d = 0 \\text{ elsewhere,}
+
+    so that ``F.conv2d(x, dilate_kernel(w, d)) == F.conv2d(x, w, dilation=d)``: the
+    dilated convolution is an ordinary convolution with a kernel full of holes (Yu & Koltun, 2016).
+    The same zero insertion applied to the *input* gives the transposed convolution.
+
+    References
+    ----------
+    * F. Yu and V. Koltun, "Multi-scale context aggregation by dilated convolutions",
+      ICLR 2016.
+
+    Examples
+    --------
+    >>> dilate_kernel(torch.tensor([[1.0, 2.0, 3.0]]), 2)
+    tensor([[1., 0., 2., 0., 3.]])
+    """
+    check_float_tensor("weight", weight)
+    if weight.ndim < 2:
+        raise ValueError(f"weight must have at least 2 dimensions (..., kh, kw), got shape "
+                         f"{tuple(weight.shape)}")
+    dh, dw = pair("dilation", dilation)
+    kh, kw = weight.shape[-2:]
+    holes = weight.new_zeros(*weight.shape[:-2], dh * (kh - 1) + 1, dw * (kw - 1) + 1)
+    holes[..., ::dh, ::dw] = weight  # a copy into a fresh tensor: autograd tracks it
+    return holes
+
+
+def _check_4d(x: Any) -> torch.Tensor:
+    return check_float_tensor("x", x, ndim=4)
+
+
+def space_to_batch(x: torch.Tensor, block_size: Any, padding: Any = 0) -> torch.Tensor:
+    """Split an image into ``b_h * b_w`` sub-images of every ``b``-th pixel, stacked in the batch.
+
+    Twin: TensorFlow's ``space_to_batch`` (same batch order), inverse of
+    :func:`batch_to_space`.
+
+    Parameters
+    ----------
+    x : Tensor, shape (N, C, H, W)
+    block_size : int or (int, int)
+        ``b``; ``H + 2 p_h`` must be divisible by ``b_h`` (likewise for the width).
+    padding : int or (int, int)
+        Zeros added on each side first.
+
+    Returns
+    -------
+    Tensor, shape (b_h b_w N, C, (H + 2 p_h) / b_h, (W + 2 p_w) / b_w)
+
+    Notes
+    -----
+    With :math:`x_p` the padded input,
+
+    .. math:: y[(a\\, b_w + c) N + n,\\ :,\\ i,\\ j] = x_p[n,\\ :,\\ b_h i + a,\\ b_w j + c]
+
+    Examples
+    --------
+    >>> space_to_batch(torch.arange(4.0).reshape(1, 1, 2, 2), 2).flatten().tolist()
+    [0.0, 1.0, 2.0, 3.0]
+    """
+    _check_4d(x)
+    bh, bw = pair("block_size", block_size)
+    ph, pw = pair("padding", padding, minimum=0)
+    padded = F.pad(x, (pw, pw, ph, ph))
+    batch, channels, height, width = padded.shape
+    check_divisible("height + 2 * padding", height, bh, f"block_size = {bh}")
+    check_divisible("width + 2 * padding", width, bw, f"block_size = {bw}")
+    blocks = padded.reshape(batch, channels, height // bh, bh, width // bw, bw)
+    blocks = blocks.permute(3, 5, 0, 1, 2, 4)  # (bh, bw, N, C, H/bh, W/bw)
+    return blocks.reshape(bh * bw * batch, channels, height // bh, width // bw)
+
+
+def batch_to_space(x: torch.Tensor, block_size: Any, crop: Any = 0) -> torch.Tensor:
+    """Interleave ``b_h * b_w`` sub-images into one image (inverse of :func:`space_to_batch`).
+
+    Parameters
+    ----------
+    x : Tensor, shape (b_h b_w N, C, H, W)
+        Batch size divisible by ``b_h * b_w``.
+    block_size : int or (int, int)
+    crop : int or (int, int)
+        Rows/columns removed from each side afterwards (undoes ``padding``).
+
+    Returns
+    -------
+    Tensor, shape (N, C, b_h H - 2 c_h, b_w W - 2 c_w)
+
+    Examples
+    --------
+    >>> x = torch.randn(2, 3, 6, 4)
+    >>> torch.equal(batch_to_space(space_to_batch(x, 2, padding=1), 2, crop=1), x)
+    True
+    """
+    _check_4d(x)
+    bh, bw = pair("block_size", block_size)
+    ch, cw = pair("crop", crop, minimum=0)
+    total, channels, height, width = x.shape
+    check_divisible("batch size (x.shape[0])", total, bh * bw, f"block_size**2 = {bh * bw}")
+    if 2 * ch >= bh * height or 2 * cw >= bw * width:
+        raise ValueError(f"crop={(ch, cw)} removes the whole {(bh * height, bw * width)} image")
+    blocks = x.reshape(bh, bw, total // (bh * bw), channels, height, width)
+    image = blocks.permute(2, 3, 4, 0, 5, 1).reshape(-1, channels, height * bh, width * bw)
+    return image[:, :, ch : image.shape[2] - ch, cw : image.shape[3] - cw]
+
+
+def dilated_conv2d_via_space_to_batch(x: torch.Tensor, weight: torch.Tensor, dilation: Any,
+                                      padding: Any = 0) -> torch.Tensor:
+    """Dilated convolution as space_to_batch, an ordinary convolution and batch_to_space.
+
+    Twin: ``F.conv2d(x, weight, padding=padding, dilation=dilation)``.
+
+    Parameters
+    ----------
+    x : Tensor, shape (N, C_in, H, W) or (C_in, H, W)
+    weight : Tensor, shape (C_out, C_in, kh, kw)
+    dilation : int or (int, int)
+    padding : int or (int, int)
+
+    Returns
+    -------
+    Tensor, shape (N, C_out, H_out, W_out) or (C_out, H_out, W_out)
+        ``H_out = H + 2p - d (k - 1)``.
+
+    Notes
+    -----
+    Output pixel ``d q + a`` reads input pixels ``d (q + m) + a``: only pixels of phase
+    ``a``. So each phase sub-image, convolved with the undilated kernel, gives the outputs
+    of that phase:
+
+    .. math::
+
+        y[d q + a] = \\sum_m w[m]\\, x_p[d (q + m) + a] = (w \\star x_p^{(a)})[q].
+
+    The padded input is extended with zeros at the bottom/right to a multiple of ``d``
+    (those rows only feed outputs that are cropped away). This is how TensorFlow implemented
+    ``atrous_conv2d`` and how DeepLab describes it (Chen et al., 2018).
+
+    References
+    ----------
+    * L.-C. Chen et al., "DeepLab: semantic image segmentation with deep convolutional
+      nets, atrous convolution, and fully connected CRFs", TPAMI 2018.
+
+    Examples
+    --------
+    >>> x, w = torch.randn(1, 2, 9, 9), torch.randn(3, 2, 3, 3)
+    >>> y = dilated_conv2d_via_space_to_batch(x, w, 2, padding=2)
+    >>> y.shape, torch.allclose(y, F.conv2d(x, w, padding=2, dilation=2), atol=1e-5)
+    (torch.Size([1, 3, 9, 9]), True)
+    """
+    check_float_tensor("x", x, ndim=(3, 4))
+    check_float_tensor("weight", weight, ndim=4)
+    check_same_device(x=x, weight=weight)
+    if weight.dtype != x.dtype:
+        raise TypeError(f"weight must have the dtype of x ({x.dtype}), got {weight.dtype}")
+    if weight.shape[1] != x.shape[-3]:
+        raise ValueError(f"weight must have shape (C_out, C_in = {x.shape[-3]}, kh, kw), got "
+                         f"{tuple(weight.shape)}")
+    dh, dw = pair("dilation", dilation)
+    ph, pw = pair("padding", padding, minimum=0)
+    kh, kw = weight.shape[-2:]
+    height, width = x.shape[-2:]
+    out_h, out_w = conv_output_size(height, kh, 1, ph, dh), conv_output_size(width, kw, 1, pw, dw)
+    x4 = x if x.ndim == 4 else x.unsqueeze(0)
+    extra_h, extra_w = -(height + 2 * ph) % dh, -(width + 2 * pw) % dw
+    padded = F.pad(x4, (pw, pw + extra_w, ph, ph + extra_h))
+    phases = space_to_batch(padded, (dh, dw))
+    out = batch_to_space(F.conv2d(phases, weight), (dh, dw))[:, :, :out_h, :out_w]
+    return out if x.ndim == 4 else out.squeeze(0)
+
+
+def dilated_coverage(dilations: Sequence[int], kernel_size: int = 3) -> np.ndarray:
+    """How many paths lead from each input pixel to one output of a stack of dilated layers.
+
+    Parameters
+    ----------
+    dilations : sequence of int
+        The rates of stride-1 ``kernel_size x kernel_size`` layers, from the input up.
+    kernel_size : int
+
+    Returns
+    -------
+    ndarray of int64, shape (R, R)
+        ``R`` is the receptive field, ``1 + sum_l d_l (k - 1)``. Zero entries are input
+        pixels the output cannot see at all (the "gridding" of Wang et al., 2018).
+
+    Notes
+    -----
+    The count is the full convolution of the layers' all-ones dilated kernels; in 1-D,
+    ``c = 1_{d_1} * 1_{d_2} * ...``, and in 2-D the outer product ``c c^T``.
+
+    References
+    ----------
+    * P. Wang et al., "Understanding convolution for semantic segmentation", WACV 2018.
+
+    Examples
+    --------
+    >>> dilated_coverage([2, 2])[0]
+    array([1, 0, 2, 0, 3, 0, 2, 0, 1])
+    """
+    if isinstance(dilations, str) or not isinstance(dilations, Sequence) or not dilations:
+        raise TypeError(f"dilations must be a non-empty sequence of ints, got {dilations!r}")
+    rates = [check_int(f"dilations[{i}]", d, minimum=1) for i, d in enumerate(dilations)]
+    kernel_size = check_int("kernel_size", kernel_size, minimum=1)
+    counts = np.ones(1, dtype=np.int64)
+    for rate in rates:
+        taps = np.zeros(rate * (kernel_size - 1) + 1, dtype=np.int64)
+        taps[::rate] = 1
+        counts = np.convolve(counts, taps)
+    return np.outer(counts, counts)
+
+
+def effective_receptive_field(model: Callable[[torch.Tensor], torch.Tensor], input_size: int,
+                              in_channels: int = 1, *, num_samples: int = 8,
+                              generator: torch.Generator | None = None,
+                              device: torch.device | str | None = None) -> torch.Tensor:
+    """Gradient of the centre output pixel with respect to the input, averaged over inputs.
+
+    Parameters
+    ----------
+    model : callable
+        Maps ``(num_samples, in_channels, S, S)`` to ``(num_samples, C, H, W)``, typically
+        an ``nn.Module``.
+    input_size : int
+        ``S``, the side of the random input images.
+    in_channels : int
+    num_samples : int
+        Random inputs (standard normal) the magnitude is averaged over.
+    generator : torch.Generator, optional
+        For reproducible inputs.
+    device : torch.device or str, optional
+        Where to create the inputs (the model's device); CPU by default.
+
+    Returns
+    -------
+    Tensor, shape (S, S), float64 on the CPU
+        :math:`E\\,|\\partial y_{\\text{centre}} / \\partial x|`, summed over input channels
+        and normalised to sum 1: the effective receptive field of Luo et al. (2016).
+
+    Notes
+    -----
+    ``y_centre`` is the sum over output channels of the pixel at ``(H // 2, W // 2)``.
+
+    References
+    ----------
+    * W. Luo, Y. Li, R. Urtasun and R. Zemel, "Understanding the effective receptive
+      field in deep convolutional neural networks", NeurIPS 2016.
+
+    Examples
+    --------
+    >>> erf = effective_receptive_field(torch.nn.Conv2d(1, 1, 3, padding=1), 7)
+    >>> erf.shape, int((erf > 0).sum())
+    (torch.Size([7, 7]), 9)
+    """
+    input_size = check_int("input_size", input_size, minimum=1)
+    in_channels = check_int("in_channels", in_channels, minimum=1)
+    num_samples = check_int("num_samples", num_samples, minimum=1)
+    x = torch.randn(num_samples, in_channels, input_size, input_size, generator=generator)
+    x = x.to(device or "cpu").requires_grad_(True)
+    y = model(x)
+    if not isinstance(y, torch.Tensor) or y.ndim != 4:
+        raise ValueError(f"model must return an (N, C, H, W) tensor, got "
+                         f"{getattr(y, 'shape', type(y).__name__)}")
+    centre = y[:, :, y.shape[2] // 2, y.shape[3] // 2].sum()
+    (grad,) = torch.autograd.grad(centre, x)
+    magnitude = grad.detach().abs().sum(dim=1).mean(dim=0).to("cpu", torch.float64)
+    total = magnitude.sum()
+    return magnitude / total if float(total) > 0 else magnitude

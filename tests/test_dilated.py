@@ -1,0 +1,181 @@
+"""Tests for convnotes.dilated: holes in the kernel, space_to_batch, coverage and the ERF."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from convnotes import arithmetic, costs
+from convnotes.dilated import (
+    batch_to_space,
+    dilate_kernel,
+    dilated_conv2d_via_space_to_batch,
+    dilated_coverage,
+    effective_receptive_field,
+    space_to_batch,
+)
+
+
+@st.composite
+def dilated_cases(draw: st.DrawFn) -> dict:
+    """Valid arguments of F.conv2d with dilation and padding (small sizes)."""
+    dilation = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    padding = (draw(st.integers(0, 4)), draw(st.integers(0, 4)))
+    size = tuple(
+        draw(st.integers(max(1, d * (k - 1) + 1 - 2 * p), 12))
+        for d, k, p in zip(dilation, kernel, padding, strict=True)
+    )
+    c_in = draw(st.integers(1, 3))
+    return {
+        "x": torch.randn(draw(st.integers(1, 2)), c_in, *size, dtype=torch.float64),
+        "weight": torch.randn(draw(st.integers(1, 3)), c_in, *kernel, dtype=torch.float64),
+        "dilation": dilation,
+        "padding": padding,
+    }
+
+
+# --- twins --------------------------------------------------------------------------------
+
+
+@given(case=dilated_cases())
+def test_three_ways_agree_with_torch(case):
+    x, w, d, p = case["x"], case["weight"], case["dilation"], case["padding"]
+    expected = F.conv2d(x, w, padding=p, dilation=d)
+    torch.testing.assert_close(F.conv2d(x, dilate_kernel(w, d), padding=p), expected)
+    torch.testing.assert_close(dilated_conv2d_via_space_to_batch(x, w, d, padding=p), expected)
+
+
+def test_unbatched_input_and_device(device):
+    x = torch.randn(2, 10, 11, device=device)
+    w = torch.randn(3, 2, 3, 3, device=device)
+    out = dilated_conv2d_via_space_to_batch(x, w, 3, padding=3)
+    assert out.device.type == device.type
+    torch.testing.assert_close(out, F.conv2d(x, w, padding=3, dilation=3))
+
+
+def test_dilate_kernel_hand_case_and_shape():
+    w = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    expected = torch.tensor([[1.0, 0.0, 2.0], [0.0, 0.0, 0.0], [3.0, 0.0, 4.0]])
+    torch.testing.assert_close(dilate_kernel(w, 2), expected)
+    assert dilate_kernel(torch.ones(4, 2, 3, 3), (2, 4)).shape == (4, 2, 5, 9)
+    torch.testing.assert_close(dilate_kernel(w, 1), w)
+
+
+@given(block=st.integers(1, 3), pad=st.integers(0, 2), batch=st.integers(1, 2),
+       cells=st.integers(1, 3))
+def test_space_to_batch_layout_and_round_trip(block, pad, batch, cells):
+    side = block * (cells + pad) - 2 * pad  # padded side block * (cells + pad)
+    assume(side >= 1)
+    x = torch.randn(batch, 2, side, side)
+    y = space_to_batch(x, block, padding=pad)
+    padded = F.pad(x, (pad,) * 4)
+    for a in range(block):
+        for c in range(block):
+            start = (a * block + c) * batch
+            torch.testing.assert_close(y[start : start + batch], padded[:, :, a::block, c::block])
+    torch.testing.assert_close(batch_to_space(y, block, crop=pad), x)
+
+
+def test_space_to_batch_is_pixel_unshuffle_reordered():
+    x = torch.randn(1, 3, 6, 6)
+    by_batch = space_to_batch(x, 3)  # (9, 3, 2, 2): phases in the batch
+    by_depth = F.pixel_unshuffle(x, 3)  # (1, 27, 2, 2): phases in the channels (CRD)
+    torch.testing.assert_close(by_batch, by_depth.reshape(3, 9, 2, 2).transpose(0, 1))
+
+
+def test_gradcheck():
+    x = torch.randn(1, 2, 7, 6, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(2, 2, 3, 2, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda x, w: dilated_conv2d_via_space_to_batch(x, w, (2, 3), padding=1), (x, w))
+    assert torch.autograd.gradcheck(lambda w: dilate_kernel(w, 2), (w,))
+
+
+# --- receptive field, gridding, ERF -------------------------------------------------------
+
+
+def test_receptive_fields_3_7_15_and_linear_parameters():
+    rates = [1, 2, 4]
+    fields = [arithmetic.receptive_field([(3, 1, d) for d in rates[:n]]) for n in (1, 2, 3)]
+    assert fields == [3, 7, 15]
+    params = [n * costs.conv2d_params(1, 1, 3, bias=False) for n in (1, 2, 3)]
+    assert params == [9, 18, 27]
+    assert [dilated_coverage(rates[:n]).shape[0] for n in (1, 2, 3)] == fields
+
+
+def test_gridding_equal_rates_leave_holes_hybrid_rates_do_not():
+    equal = dilated_coverage([2, 2, 2])
+    assert equal.shape == (13, 13)
+    assert (equal[1::2, :] == 0).all() and (equal[:, 1::2] == 0).all()
+    assert (dilated_coverage([2, 4, 8])[1::2, :] == 0).all()  # any even rates: holes
+    hybrid = dilated_coverage([1, 2, 3])
+    assert hybrid.shape == (13, 13)
+    assert (hybrid > 0).all()
+
+
+def test_coverage_counts_paths():
+    # one layer: each tap is one path; two 3-tap layers rate 1: counts 1, 2, 3, 2, 1
+    np.testing.assert_array_equal(dilated_coverage([1])[1], [1, 1, 1])
+    np.testing.assert_array_equal(dilated_coverage([1, 1])[2], [3, 6, 9, 6, 3])
+    assert dilated_coverage([1, 2, 4]).sum() == 27**2
+
+
+def test_effective_receptive_field_support_and_normalisation():
+    torch.manual_seed(0)
+    layers = [torch.nn.Conv2d(1, 1, 3, padding=d, dilation=d) for d in (1, 2, 4)]
+    model = torch.nn.Sequential(*layers)
+    erf = effective_receptive_field(model, 31, generator=torch.Generator().manual_seed(0))
+    assert erf.shape == (31, 31)
+    assert float(erf.sum()) == pytest.approx(1.0)
+    rows, cols = torch.nonzero(erf > 0, as_tuple=True)
+    assert int(rows.max() - rows.min()) + 1 <= 15 and int(cols.max() - cols.min()) + 1 <= 15
+
+
+# --- bad input ----------------------------------------------------------------------------
+
+
+def test_bad_dilation():
+    with pytest.raises(ValueError, match="dilation"):
+        dilate_kernel(torch.ones(3, 3), 0)
+    with pytest.raises(ValueError, match="dilation"):
+        dilated_conv2d_via_space_to_batch(torch.ones(1, 1, 5, 5), torch.ones(1, 1, 3, 3), 0)
+    with pytest.raises(TypeError, match="dilation"):
+        dilate_kernel(torch.ones(3, 3), 1.5)
+    with pytest.raises(ValueError, match="weight"):
+        dilate_kernel(torch.ones(3), 2)
+
+
+def test_bad_block_sizes():
+    with pytest.raises(ValueError, match="height"):
+        space_to_batch(torch.ones(1, 1, 5, 4), 2)
+    with pytest.raises(ValueError, match="width"):
+        space_to_batch(torch.ones(1, 1, 4, 5), 2)
+    with pytest.raises(ValueError, match="batch size"):
+        batch_to_space(torch.ones(3, 1, 2, 2), 2)
+    with pytest.raises(ValueError, match="block_size"):
+        space_to_batch(torch.ones(1, 1, 4, 4), 0)
+    with pytest.raises(ValueError, match="crop"):
+        batch_to_space(torch.ones(4, 1, 2, 2), 2, crop=2)
+    with pytest.raises(ValueError, match="x"):
+        space_to_batch(torch.ones(4, 4), 2)
+
+
+def test_bad_conv_arguments():
+    with pytest.raises(ValueError, match="kernel_size"):  # kernel wider than padded input
+        dilated_conv2d_via_space_to_batch(torch.ones(1, 1, 4, 4), torch.ones(1, 1, 3, 3), 2)
+    with pytest.raises(ValueError, match="weight"):
+        dilated_conv2d_via_space_to_batch(torch.ones(1, 2, 8, 8), torch.ones(1, 3, 3, 3), 2)
+    with pytest.raises(TypeError, match="weight"):
+        dilated_conv2d_via_space_to_batch(torch.ones(1, 1, 8, 8),
+                                          torch.ones(1, 1, 3, 3, dtype=torch.float64), 2)
+    with pytest.raises(ValueError, match="dilations"):
+        dilated_coverage([1, 0])
+    with pytest.raises(TypeError, match="dilations"):
+        dilated_coverage([])
+    with pytest.raises(ValueError, match="model"):
+        effective_receptive_field(lambda x: x.sum(), 5)
