@@ -2,14 +2,18 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-# On the project's CI machines a CPU build of torch 2.13.0 lies on disk: pin it there so pip
-# does not fetch a multi-GB CUDA build. Everywhere else take any torch >= 2.2 (override with
-# `make test TORCH_SPEC=...`, e.g. a CPU wheel index of your own).
-TORCH_SPEC ?= $(if $(wildcard /opt/wheels/torch-2.13.0+cpu-*.whl),torch==2.13.0,torch>=2.2)
+# How torch is installed: pip arguments. On the project's CI machines a CPU build of torch
+# 2.13.0 lies on disk: pin it there so pip does not fetch a multi-GB CUDA build. Everywhere
+# else take any torch >= 2.2, or choose, e.g.
+#   make test TORCH_INSTALL="torch --index-url https://download.pytorch.org/whl/cpu"
+TORCH_INSTALL ?= $(if $(wildcard /opt/wheels/torch-2.13.0+cpu-*.whl),torch==2.13.0,"torch>=2.2")
 STAMP  := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
+# The browser test of the rendered book needs Chromium. `make test` installs Debian's package
+# when it can (root and apt-get); elsewhere the browser test is skipped and says why.
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help test book lint bench notebooks clean
+.PHONY: help test book lint bench notebooks browser clean
 
 help:
 	@echo "make test       run the unit tests and every notebook under nbval (pytest --nbval)"
@@ -21,15 +25,26 @@ help:
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet $(TORCH_INSTALL)
 	$(BIN)/python -m pip install --quiet -e ".[test,book,dev]"
 	touch $(STAMP)
 
-test: $(STAMP)
+browser:
+	@if [ -x "$(CHROMIUM)" ]; then \
+		echo "browser test: using $(CHROMIUM)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "browser test: installing Debian's chromium"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+			>/dev/null || echo "browser test: could not install chromium; it will be skipped"; \
+	else \
+		echo "browser test: no $(CHROMIUM) and no way to install it; it will be skipped"; \
+	fi
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest --nbval -n $(PYTEST_WORKERS) --dist loadscope
 
 book: $(STAMP)
-	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+	$(BIN)/jupyter-book build . --all --warningiserror --nitpick --keep-going
 	@echo "The book is at file://$(CURDIR)/_build/html/index.html"
 
 lint: $(STAMP)
@@ -42,4 +57,4 @@ notebooks: $(STAMP)
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace book/*.ipynb
 
 clean:
-	rm -rf _build .pytest_cache .hypothesis
+	rm -rf _build .pytest_cache .hypothesis book/_generated

@@ -73,7 +73,9 @@ def check_number(
 ) -> float:
     """Return ``value`` as a finite ``float``, at least ``minimum`` (above it when ``strict``)."""
     if not isinstance(value, numbers.Real) or isinstance(value, bool | np.bool_):
-        raise TypeError(f"{name} must be a real number, got {value!r} of type {type(value).__name__}")
+        raise TypeError(
+            f"{name} must be a real number, got {value!r} of type {type(value).__name__}"
+        )
     value = float(value)
     if not np.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value}")
@@ -105,7 +107,7 @@ def pair(name: str, value: Any, minimum: int = 1) -> tuple[int, int]:
 
 
 def check_one_of(name: str, value: Any, options: Iterable[Any]) -> Any:
-    """Check that ``value`` is one of ``options`` (e.g. ``mode`` in ``("full", "same", "valid")``)."""
+    """Check that ``value`` is one of ``options`` (e.g. ``mode`` in ``("full", "same")``)."""
     options = tuple(options)
     if value not in options:
         raise ValueError(f"{name} must be one of {options!r}, got {value!r}")
@@ -121,7 +123,9 @@ def check_tensor(name: str, value: Any, ndim: int | Sequence[int] | None = None)
     return value
 
 
-def check_float_tensor(name: str, value: Any, ndim: int | Sequence[int] | None = None) -> torch.Tensor:
+def check_float_tensor(
+    name: str, value: Any, ndim: int | Sequence[int] | None = None
+) -> torch.Tensor:
     """Like :func:`check_tensor`, and the dtype must be floating point."""
     tensor = check_tensor(name, value, ndim)
     if not tensor.is_floating_point():
@@ -163,7 +167,10 @@ def ensure_array(name: str, value: Any, ndim: int | Sequence[int] | None = None)
 
 def check_finite(name: str, value: np.ndarray | torch.Tensor) -> None:
     """Raise ``ValueError`` when an array or tensor contains NaN or infinity."""
-    finite = torch.isfinite(value).all() if isinstance(value, torch.Tensor) else np.isfinite(value).all()
+    if isinstance(value, torch.Tensor):
+        finite = torch.isfinite(value).all()
+    else:
+        finite = np.isfinite(value).all()
     if not bool(finite):
         raise ValueError(f"{name} must contain only finite values, got NaN or infinity")
 

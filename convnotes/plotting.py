@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import matplotlib as mpl
@@ -28,6 +29,7 @@ from ._checks import check_int, check_one_of
 from .arithmetic import conv_output_size
 
 __all__ = [
+    "ARITHMETIC_ANIMATIONS",
     "BOOK_STYLE",
     "COLORS",
     "SlidingWindow",
@@ -40,6 +42,7 @@ __all__ = [
     "show_images",
     "show_kernels",
     "sliding_window",
+    "write_arithmetic_animations",
 ]
 
 #: Colours shared by all figures: inputs blue, outputs green, kernels dark, padding white.
@@ -197,7 +200,9 @@ def show_images(
     return fig
 
 
-def show_kernels(weight: Any, *, max_kernels: int = 16, size: float = 1.2, title: str | None = None) -> Figure:
+def show_kernels(
+    weight: Any, *, max_kernels: int = 16, size: float = 1.2, title: str | None = None
+) -> Figure:
     """Show convolution kernels as small diverging heat maps.
 
     Parameters
@@ -333,7 +338,8 @@ def animate_sliding_window(
     kernel's taps dark. Sizes are square. Convert with :func:`show_animation` for a notebook
     or :func:`animation_to_gif` for a file.
     """
-    window = sliding_window(input_size, kernel_size, stride, padding, dilation, transposed=transposed)
+    window = sliding_window(input_size, kernel_size, stride, padding, dilation,
+                            transposed=transposed)
     n, m = window.grid_size, window.output_size
     gap = 1.0
     width = max(n, m)
@@ -370,7 +376,8 @@ def animate_sliding_window(
             patch.set_xy((in_left + col, n - 1 - row))
         return [*outputs, *shadows]
 
-    anim = animation.FuncAnimation(fig, draw, frames=len(window.taps), interval=interval, blit=False)
+    anim = animation.FuncAnimation(fig, draw, frames=len(window.taps), interval=interval,
+                                   blit=False)
     plt.close(fig)
     return anim
 
@@ -385,7 +392,6 @@ def animation_to_gif(anim: animation.FuncAnimation, fps: int = 3) -> bytes:
     """Render an animation to GIF bytes with Pillow (no ffmpeg needed)."""
     fps = check_int("fps", fps, minimum=1)
     import tempfile
-    from pathlib import Path
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "animation.gif"
@@ -399,6 +405,41 @@ def show_animation(anim: animation.FuncAnimation, fps: int = 3, *, form: str = "
     from IPython.display import Image
 
     return Image(data=animation_to_gif(anim, fps=fps), format="gif")
+
+
+#: The sliding-window pictures of the landing page, in the order of Dumoulin & Visin's guide:
+#: name -> keyword arguments of :func:`animate_sliding_window`.
+ARITHMETIC_ANIMATIONS: dict[str, dict[str, Any]] = {
+    "plain": {"input_size": 4, "kernel_size": 3},
+    "padded": {"input_size": 5, "kernel_size": 3, "padding": 1},
+    "strided": {"input_size": 5, "kernel_size": 3, "stride": 2, "padding": 1},
+    "dilated": {"input_size": 7, "kernel_size": 3, "dilation": 2},
+    "transposed": {"input_size": 3, "kernel_size": 3, "stride": 2, "transposed": True},
+}
+
+
+def write_arithmetic_animations(folder: str | Path) -> list[Path]:
+    """Write one GIF per entry of :data:`ARITHMETIC_ANIMATIONS` into ``folder``.
+
+    The book calls this when it is built (``book/_ext/convnotes_book.py``), so the
+    landing page's animations are drawn by the same code as the chapters' figures and never
+    committed as binary files. Files whose bytes would not change are not rewritten.
+
+    Returns
+    -------
+    list of Path
+        ``folder / "<name>.gif"`` for each animation, in the table's order.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, settings in ARITHMETIC_ANIMATIONS.items():
+        path = folder / f"{name}.gif"
+        gif = animation_to_gif(animate_sliding_window(**settings))
+        if not path.exists() or path.read_bytes() != gif:
+            path.write_bytes(gif)
+        written.append(path)
+    return written
 
 
 def _gif_size(data: bytes) -> tuple[int, int]:

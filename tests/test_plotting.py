@@ -98,6 +98,20 @@ class TestAnimation:
         assert shown.format == "gif"
         assert shown.data[:3] == b"GIF"
 
+    def test_landing_page_animations_are_written_once_per_entry(self, tmp_path):
+        from PIL import Image
+
+        paths = plotting.write_arithmetic_animations(tmp_path / "gallery")
+        assert [p.stem for p in paths] == list(plotting.ARITHMETIC_ANIMATIONS)
+        for path in paths:
+            settings = plotting.ARITHMETIC_ANIMATIONS[path.stem]
+            window = plotting.sliding_window(**settings)
+            with Image.open(path) as image:
+                assert image.n_frames == window.output_size**2
+        stamps = [p.stat().st_mtime_ns for p in paths]
+        plotting.write_arithmetic_animations(tmp_path / "gallery")  # same bytes: not rewritten
+        assert [p.stat().st_mtime_ns for p in paths] == stamps
+
     def test_bad_input(self):
         with pytest.raises(ValueError, match="form must be one of"):
             plotting.show_animation(plotting.animate_sliding_window(3, 2), form="mp4")
