@@ -54,7 +54,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 notebooks: $(STAMP)
-	$(BIN)/jupyter nbconvert --to notebook --execute --inplace book/*.ipynb
+	for notebook in book/[0-9]*.ipynb; do $(BIN)/jupyter-execute --inplace "$$notebook" || exit 1; done
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis book/_generated

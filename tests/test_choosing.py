@@ -50,8 +50,47 @@ def test_cheaper_variants_count_fewer_multiplications():
     counts = {v: choosing.count_multiplications(choosing.build_model(v)) for v in choosing.VARIANTS}
     assert counts["separable"] < counts["standard"]
     assert counts["grouped"] < counts["standard"]
+    assert counts["pointwise_se"] < counts["standard"]
     assert counts["dilated"] > counts["standard"]  # full resolution throughout
     assert counts["deformable"] > counts["standard"]  # offset predictor + bilinear sampling
+
+
+def test_layer_counts_follow_the_closed_forms():
+    """Each variant's second block, counted by hooks, equals the chapter's closed form."""
+    by_layer = {v: choosing.multiplications_by_layer(choosing.build_model(v))
+                for v in choosing.VARIANTS}
+    last = {v: sum(c.multiplications for c in layers if c.name.startswith("6."))
+            for v, layers in by_layer.items() if v != "dilated"}
+    assert last["standard"] == costs.conv2d_mults(2, 2, 32, 32, 3, padding=1)
+    assert last["separable"] == costs.depthwise_separable_mults(2, 2, 32, 32, 3, padding=1)
+    assert last["grouped"] == costs.conv2d_mults(2, 2, 32, 32, 3, padding=1, groups=4)
+    assert last["deformable"] == costs.deform_conv2d_mults(2, 2, 32, 32, 3, padding=1,
+                                                           predictor=True)
+    assert last["pointwise_se"] == costs.bottleneck_mults(2, 2, 32, 8) + \
+        costs.squeeze_excitation_mults(2, 2, 32, reduction=4)
+    dilated = [c.multiplications for c in by_layer["dilated"] if c.kind.startswith("3x3")]
+    assert dilated[1:] == [costs.conv2d_mults(8, 8, 32, 32, 3, padding=d, dilation=d)
+                           for d in (2, 4)]
+
+
+@pytest.mark.parametrize("variant", choosing.VARIANTS)
+def test_forward_from_scratch_equals_the_model(variant):
+    torch.manual_seed(0)
+    model = choosing.build_model(variant).double().eval()
+    for module in model.modules():  # non-zero offsets, so the deformable path is exercised
+        if isinstance(module, choosing.DeformConv2d):
+            torch.nn.init.normal_(module.offset_conv.weight, std=0.3)
+    x = torch.rand(4, 1, 8, 8, dtype=torch.float64)
+    torch.testing.assert_close(choosing.forward_from_scratch(model, x), model(x))
+
+
+def test_receptive_fields():
+    fields = {v: choosing.nominal_receptive_field(choosing.build_model(v))
+              for v in choosing.VARIANTS}
+    assert fields["dilated"] == 15 == 1 + 2 * (1 + 2 + 4)
+    # stem 3x3; pool 2 (jump 2); 3x3 (+2*2); pool 2 (+1*2, jump 4); 3x3 (+2*4)
+    assert fields["standard"] == 1 + 2 + 1 + 4 + 2 + 8 == 18
+    assert set(fields.values()) == {15, 18}
 
 
 def test_training_is_reproducible_and_learns(data):
@@ -69,3 +108,9 @@ def test_bad_input_names_the_parameter(data):
         choosing.load_digits(test_fraction=1.5)
     with pytest.raises(ValueError, match="epochs"):
         choosing.train_and_evaluate("standard", data, epochs=0)
+    with pytest.raises(ValueError, match="lr"):
+        choosing.train_and_evaluate("standard", data, lr=-0.1)
+    with pytest.raises(ValueError, match="width"):
+        choosing.build_model("standard", width=30)
+    with pytest.raises(ValueError, match="x must be 4-D"):
+        choosing.forward_from_scratch(choosing.build_model("standard"), torch.zeros(1, 8, 8))
