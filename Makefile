@@ -48,13 +48,13 @@ book: $(STAMP)
 	@echo "The book is at file://$(CURDIR)/_build/html/index.html"
 
 lint: $(STAMP)
-	$(BIN)/ruff check convnotes tests benchmarks book
+	$(BIN)/ruff check convnotes tests benchmarks tools book
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 notebooks: $(STAMP)
-	for notebook in book/[0-9]*.ipynb; do $(BIN)/jupyter-execute --inplace "$$notebook" || exit 1; done
+	$(BIN)/python tools/execute_notebooks.py
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis book/_generated

@@ -29,7 +29,7 @@ class Comparison:
     twin_name: str
     check: Callable[[], None] | None = None
     predicted: float | None = None
-    repeat: int = 3
+    repeat: int = 5
     number: int = 1
     where: str = "cpu"
     result: dict[str, Any] = field(default_factory=dict)
@@ -47,20 +47,28 @@ def run(comparisons: Sequence[Comparison]) -> list[Comparison]:
 
 
 def format_table(comparisons: Sequence[Comparison]) -> str:
-    """A Markdown table: area, case, device, ours, twin, measured ratio, predicted ratio."""
-    lines = [
-        "| area | case | device | convnotes (ms) | twin | twin (ms) "
-        "| twin / convnotes | predicted |",
-        "|---|---|---|---:|---|---:|---:|---:|",
-    ]
-    for item in comparisons:
-        r = item.result
-        predicted = "" if item.predicted is None else f"{item.predicted:.2f}"
-        lines.append(
-            f"| {item.area} | {item.case} | {item.where} | {r['ours_ms']:.2f} | {item.twin_name} "
-            f"| {r['twin_ms']:.2f} | {r['twin_over_ours']:.2f} | {predicted} |"
-        )
-    return "\n".join(lines)
+    """Markdown: one table per area with case, twin, device, both times and both ratios.
+
+    *speed-up* is twin time / convnotes time (above 1: the case's computation is faster);
+    *predicted* is the speed-up the cost model predicts, where there is one.
+    """
+    blocks = []
+    for area in dict.fromkeys(item.area for item in comparisons):
+        lines = [
+            f"**{area}**",
+            "",
+            "| case | twin | on | ms | twin ms | speed-up | predicted |",
+            "|---|---|---|---:|---:|---:|---:|",
+        ]
+        for item in (c for c in comparisons if c.area == area):
+            r = item.result
+            predicted = "" if item.predicted is None else f"{item.predicted:.2f}"
+            lines.append(
+                f"| {item.case} | {item.twin_name} | {item.where} | {r['ours_ms']:.2f} "
+                f"| {r['twin_ms']:.2f} | {r['twin_over_ours']:.2f} | {predicted} |"
+            )
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
 
 
 def print_table(comparisons: Sequence[Comparison]) -> None:

@@ -14,7 +14,7 @@ and a global-average-pool classifier — and swaps the kind of convolution insid
                    (Network in Network, ResNet, SENet)
 =================  =================================================================
 
-Every convolution in these models is a layer of :mod:`convnotes` or an ``nn.Conv2d``;
+Every convolution in these models is a layer of ``convnotes`` or an ``nn.Conv2d``;
 :func:`forward_from_scratch` recomputes a model's forward pass with the book's from-scratch
 operators only, and :func:`multiplications_by_layer` counts its work with
 :mod:`convnotes.costs`.
@@ -65,8 +65,10 @@ __all__ = [
     "train_and_evaluate",
 ]
 
+#: The variants :func:`build_model` knows, in the order the book shows them.
 VARIANTS = ("standard", "separable", "grouped", "dilated", "deformable", "pointwise_se")
-WIDTH = 32  # channels in the feature blocks
+#: Channels of the feature blocks.
+WIDTH = 32
 GROUPS = 4  # groups of the grouped variant
 REDUCTION = 4  # channel reduction of the bottleneck and of the SE gate
 

@@ -52,7 +52,7 @@ __all__ = [
 def output_hw(
     height: int, width: int, kernel_size, stride=1, padding=0, dilation=1
 ) -> tuple[int, int]:
-    """Output (height, width) of a 2-D convolution, via :func:`conv_output_size`."""
+    """Output (height, width) of a 2-D convolution (:func:`.arithmetic.conv_output_size`)."""
     kh, kw = pair("kernel_size", kernel_size)
     sh, sw = pair("stride", stride)
     ph, pw = pair("padding", padding, minimum=0)

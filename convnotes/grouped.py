@@ -157,7 +157,7 @@ def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
 
     Parameters
     ----------
-    x : Tensor, shape (N, C, *)
+    x : Tensor, shape (N, C, ...)
         At least 3-D (a batch dimension first, as the twin requires); any dtype.
     groups : int
         ``g``; must divide ``C``.

@@ -620,8 +620,8 @@ class DepthwiseSeparableConv2d(nn.Module):
     Input (N, C_in, H, W), output (N, C_out, H_out, W_out) with the output size of the
     depthwise convolution. The two parts are ``nn.Conv2d`` modules so that tools which walk a
     model's ``nn.Conv2d`` layers (counting multiplications, pruning, quantisation) see both;
-    ``forward`` equals :func:`depthwise_separable_conv2d` with :attr:`depthwise` and
-    :attr:`pointwise` weights. No normalisation or nonlinearity sits between the two parts
+    ``forward`` equals :func:`depthwise_separable_conv2d` with ``depthwise`` and
+    ``pointwise`` weights. No normalisation or nonlinearity sits between the two parts
     (Xception's choice); MobileNet adds batch norm and ReLU after each.
 
     References

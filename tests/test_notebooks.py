@@ -47,6 +47,12 @@ class TestChapter:
         assert counts == list(range(1, len(counts) + 1)), (
             f"execution counts {counts}: re-run the notebook top to bottom (make notebooks)")
 
+    def test_standard_kernel_and_no_volatile_metadata(self, path):
+        notebook = json.loads(path.read_text(encoding="utf-8"))
+        assert notebook["metadata"].get("kernelspec", {}).get("name") == "python3"
+        timed = [c for c in _code_cells(path) if "execution" in c.get("metadata", {})]
+        assert not timed, "cell timing metadata stored: run tools/execute_notebooks.py"
+
     def test_no_stored_errors(self, path):
         for cell in _code_cells(path):
             errors = [o for o in cell.get("outputs", []) if o["output_type"] == "error"]
@@ -84,8 +90,9 @@ class TestChapter:
         section = [c for c in cells[start:end] if c["cell_type"] == "code"]
         assert any("runtime.device()" in _source(c) and "nbval-ignore-output" not in _tags(c)
                    for c in section), "no compared cell runs on runtime.device()"
-        assert any("time_call" in _source(c) and "nbval-ignore-output" in _tags(c)
-                   for c in section), "no ignored timing cell using runtime.time_call"
+        assert any("time_call" in _source(c) for c in section), "nothing timed with time_call"
+        assert any("nbval-ignore-output" in _tags(c) for c in section), (
+            "the timing cell must be tagged nbval-ignore-output")
 
     def test_outputs_are_kinds_nbval_compares_reliably(self, path):
         for cell in _code_cells(path):
