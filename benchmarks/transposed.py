@@ -20,7 +20,7 @@ from convnotes.transposed import (
 
 # (label, channels, input side, kernel, stride, padding, output_padding)
 CONFIGS = [
-    ("k2 s2 (seed example)", 64, 32, 2, 2, 0, 0),
+    ("k2 s2 (the source notes' example)", 64, 32, 2, 2, 0, 0),
     ("k4 s2 p1", 64, 32, 4, 2, 1, 0),
     ("k3 s2 p1 op1", 64, 32, 3, 2, 1, 1),
     ("k8 s4 p2", 32, 16, 8, 4, 2, 0),

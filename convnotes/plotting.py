@@ -106,6 +106,12 @@ def _bare(ax: plt.Axes) -> None:
         spine.set_visible(False)
 
 
+def _label_color(rgba: tuple[float, float, float, float]) -> str:
+    """Black text on light cells, white on dark ones (relative luminance below 0.45)."""
+    red, green, blue = rgba[:3]
+    return "white" if 0.2126 * red + 0.7152 * green + 0.0722 * blue < 0.45 else "black"
+
+
 def show_grid(
     values: Any,
     *,
@@ -138,10 +144,12 @@ def show_grid(
     fig = ax.figure
     finite = grid[np.isfinite(grid)]
     span = np.abs(finite).max() if finite.size else 1.0
-    ax.imshow(grid, cmap=cmap, vmin=-span if finite.min(initial=0) < 0 else 0, vmax=span or 1.0)
+    shown = ax.imshow(grid, cmap=cmap, vmin=-span if finite.min(initial=0) < 0 else 0,
+                      vmax=span or 1.0)
     if annotate:
         for (row, col), number in np.ndenumerate(grid):
-            ax.text(col, row, fmt.format(number), ha="center", va="center", fontsize=9)
+            ax.text(col, row, fmt.format(number), ha="center", va="center", fontsize=9,
+                    color=_label_color(shown.to_rgba(number)))
     for row, col in highlight:
         ax.add_patch(
             Rectangle((col - 0.5, row - 0.5), 1, 1, fill=False, ec=COLORS["accent"], lw=2.5)

@@ -129,6 +129,11 @@ class TestFigures:
         assert len(fig.axes[0].texts) == 6
         assert isinstance(plotting.show_grid(torch.arange(4.0)), Figure)
 
+    def test_show_grid_labels_stay_readable_on_dark_cells(self):
+        fig = plotting.show_grid(np.arange(9.0).reshape(3, 3), cmap="Blues")
+        colors = [text.get_color() for text in fig.axes[0].texts]
+        assert colors[0] == "black" and colors[-1] == "white"  # lightest and darkest cells
+
     def test_show_images_kernels_feature_maps(self):
         assert isinstance(plotting.show_images([np.zeros((4, 4)), torch.ones(4, 4)], ["a", "b"],
                                                ncols=1), Figure)
