@@ -6,9 +6,12 @@ Each area module defines ``def cases() -> list[Comparison]`` and ends with
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+
+import torch
 
 from convnotes.runtime import time_call
 
@@ -35,11 +38,28 @@ class Comparison:
     result: dict[str, Any] = field(default_factory=dict)
 
 
+@contextmanager
+def _full_float32() -> Iterator[None]:
+    """Checks compare float32 results at tight tolerances: switch TF32 off while they run.
+
+    On recent NVIDIA GPUs torch computes float32 convolutions and matrix products in TF32 by
+    default (10-bit mantissas), so two correct computations differ by about 1e-2; the timed
+    runs keep the default, as networks run it.
+    """
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
 def run(comparisons: Sequence[Comparison]) -> list[Comparison]:
     """Check, then time each comparison (best of ``repeat``), filling ``result``."""
     for item in comparisons:
         if item.check is not None:
-            item.check()
+            with _full_float32():
+                item.check()
         ours = time_call(item.ours, repeat=item.repeat, number=item.number, where=item.where)
         twin = time_call(item.twin, repeat=item.repeat, number=item.number, where=item.where)
         item.result = {"ours_ms": 1e3 * ours, "twin_ms": 1e3 * twin, "twin_over_ours": twin / ours}
