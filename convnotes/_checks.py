@@ -38,6 +38,7 @@ __all__ = [
     "check_number",
     "check_one_of",
     "check_same_device",
+    "check_same_dtype",
     "check_shape",
     "check_tensor",
     "ensure_array",
@@ -200,6 +201,23 @@ def check_divisible(name: str, value: int, divisor: int, reason: str = "") -> No
     """
     if value % divisor != 0:
         raise ValueError(f"{name} must be divisible by {reason or divisor}, got {value}")
+
+
+def check_same_dtype(name: str, reference: torch.Tensor, **tensors: torch.Tensor | None) -> None:
+    """Check that all given tensors (``None`` ignored) have the dtype of ``reference``.
+
+    ``name`` is the reference's parameter name, for the message. Operators do not cast their
+    operands silently: a float32 weight with a float64 input is a caller's mistake.
+
+    >>> check_same_dtype("x", torch.zeros(1), weight=torch.zeros(1, dtype=torch.float64))
+    Traceback (most recent call last):
+        ...
+    TypeError: weight must have the dtype of x (torch.float32), got torch.float64
+    """
+    for other, tensor in tensors.items():
+        if tensor is not None and tensor.dtype != reference.dtype:
+            raise TypeError(f"{other} must have the dtype of {name} ({reference.dtype}), "
+                            f"got {tensor.dtype}")
 
 
 def check_same_device(**tensors: torch.Tensor | None) -> None:

@@ -43,6 +43,7 @@ from ._checks import (
     check_int,
     check_one_of,
     check_same_device,
+    check_same_dtype,
     ensure_array,
     pair,
 )
@@ -527,9 +528,7 @@ def conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
     if bias is not None:
         check_float_tensor("bias", bias, ndim=1)
     check_same_device(x=x, weight=weight, bias=bias)
-    for name, tensor in (("weight", weight), ("bias", bias)):
-        if tensor is not None and tensor.dtype != x.dtype:
-            raise TypeError(f"{name} must have the dtype of x ({x.dtype}), got {tensor.dtype}")
+    check_same_dtype("x", x, weight=weight, bias=bias)
     groups = check_int("groups", groups, minimum=1)
     batched = x.ndim == 4
     x4 = x if batched else x.unsqueeze(0)

@@ -60,6 +60,7 @@ from ._checks import (
     check_int,
     check_one_of,
     check_same_device,
+    check_same_dtype,
     check_shape,
     pair,
 )
@@ -191,9 +192,8 @@ def bilinear_sample(x: torch.Tensor, y: torch.Tensor, x_coords: torch.Tensor) ->
     check_float_tensor("y", y)
     check_float_tensor("x_coords", x_coords)
     check_same_device(x=x, y=y, x_coords=x_coords)
+    check_same_dtype("x", x, y=y, x_coords=x_coords)
     for name, coords in (("y", y), ("x_coords", x_coords)):
-        if coords.dtype != x.dtype:
-            raise TypeError(f"{name} must have the dtype of x ({x.dtype}), got {coords.dtype}")
         if coords.ndim < 1 or coords.shape[0] != x.shape[0]:
             raise ValueError(f"{name} must have shape (N={x.shape[0]}, ...), got "
                              f"{tuple(coords.shape)}")
@@ -238,12 +238,6 @@ def _output_hw(input_hw, kernel, stride, padding, dilation, kernel_name) -> tupl
     return tuple((p - s) // st + 1 for p, s, st in zip(padded, spans, stride, strict=True))
 
 
-def _check_same_dtype(input: torch.Tensor, **tensors: torch.Tensor | None) -> None:
-    for name, tensor in tensors.items():
-        if tensor is not None and tensor.dtype != input.dtype:
-            raise TypeError(f"{name} must have the dtype of input ({input.dtype}), "
-                            f"got {tensor.dtype}")
-
 
 def _sampling_geometry(input: Any, offset: Any, kernel_size: Any, stride: Any, padding: Any,
                        dilation: Any, mask: Any, kernel_name: str = "kernel_size") -> _Geometry:
@@ -253,7 +247,7 @@ def _sampling_geometry(input: Any, offset: Any, kernel_size: Any, stride: Any, p
     if mask is not None:
         check_float_tensor("mask", mask, ndim=4)
     check_same_device(input=input, offset=offset, mask=mask)
-    _check_same_dtype(input, offset=offset, mask=mask)
+    check_same_dtype("input", input, offset=offset, mask=mask)
     kernel, stride = pair(kernel_name, kernel_size), pair("stride", stride)
     padding, dilation = pair("padding", padding, minimum=0), pair("dilation", dilation)
     batch, in_channels, height, width = input.shape
@@ -280,7 +274,7 @@ def _weight_groups(input: torch.Tensor, weight: Any, bias: Any) -> int:
     if bias is not None:
         check_float_tensor("bias", bias, ndim=1)
     check_same_device(input=input, weight=weight, bias=bias)
-    _check_same_dtype(input, weight=weight, bias=bias)
+    check_same_dtype("input", input, weight=weight, bias=bias)
     in_channels = input.shape[1]
     out_channels, group_in = weight.shape[:2]
     if group_in == 0 or in_channels % group_in != 0:

@@ -48,6 +48,7 @@ from ._checks import (
     check_float_tensor,
     check_int,
     check_same_device,
+    check_same_dtype,
     pair,
 )
 from .arithmetic import conv_output_size
@@ -232,8 +233,7 @@ def dilated_conv2d_via_space_to_batch(x: torch.Tensor, weight: torch.Tensor, dil
     check_float_tensor("x", x, ndim=(3, 4))
     check_float_tensor("weight", weight, ndim=4)
     check_same_device(x=x, weight=weight)
-    if weight.dtype != x.dtype:
-        raise TypeError(f"weight must have the dtype of x ({x.dtype}), got {weight.dtype}")
+    check_same_dtype("x", x, weight=weight)
     if weight.shape[1] != x.shape[-3]:
         raise ValueError(f"weight must have shape (C_out, C_in = {x.shape[-3]}, kh, kw), got "
                          f"{tuple(weight.shape)}")

@@ -33,7 +33,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._checks import check_float_tensor, check_int, check_same_device
+from ._checks import check_float_tensor, check_int, check_same_device, check_same_dtype
 
 __all__ = ["SqueezeExcitation", "conv1x1", "global_avg_pool2d"]
 
@@ -91,9 +91,7 @@ def conv1x1(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = N
         check_float_tensor("bias", bias, ndim=1)
     check_same_device(x=x, weight=weight, bias=bias)
     matrix = _check_pointwise_weight(weight, x.shape[-3])
-    for name, tensor in (("weight", weight), ("bias", bias)):
-        if tensor is not None and tensor.dtype != x.dtype:
-            raise TypeError(f"{name} must have the dtype of x ({x.dtype}), got {tensor.dtype}")
+    check_same_dtype("x", x, weight=weight, bias=bias)
     if bias is not None and bias.shape[0] != matrix.shape[0]:
         raise ValueError(f"bias must have shape ({matrix.shape[0]},), got {tuple(bias.shape)}")
     out = torch.einsum("oc,...chw->...ohw", matrix, x)

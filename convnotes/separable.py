@@ -60,6 +60,7 @@ from ._checks import (
     check_int,
     check_number,
     check_same_device,
+    check_same_dtype,
     pair,
 )
 from .correlation import conv2d
@@ -305,8 +306,7 @@ def _check_input(x: Any) -> tuple[torch.Tensor, bool]:
 def _check_operand(name: str, tensor: Any, x: torch.Tensor, ndim: int) -> torch.Tensor:
     """A float tensor of ``ndim`` dimensions, with ``x``'s dtype."""
     check_float_tensor(name, tensor, ndim=ndim)
-    if tensor.dtype != x.dtype:
-        raise TypeError(f"{name} must have the dtype of x ({x.dtype}), got {tensor.dtype}")
+    check_same_dtype("x", x, **{name: tensor})
     return tensor
 
 
@@ -693,9 +693,7 @@ def _check_flattened_factors(channel_weight: Any, vertical_weight: Any,
         if factor.shape[0] != out_channels:
             raise ValueError(f"{name} must have one row per output channel "
                              f"({out_channels}, k), got shape {tuple(factor.shape)}")
-        if factor.dtype != channel_weight.dtype:
-            raise TypeError(f"{name} must have the dtype of channel_weight "
-                            f"({channel_weight.dtype}), got {factor.dtype}")
+        check_same_dtype("channel_weight", channel_weight, **{name: factor})
     check_same_device(channel_weight=channel_weight, vertical_weight=vertical_weight,
                       horizontal_weight=horizontal_weight)
 

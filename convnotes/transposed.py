@@ -54,6 +54,7 @@ from ._checks import (
     check_float_tensor,
     check_int,
     check_same_device,
+    check_same_dtype,
     check_tensor,
     pair,
 )
@@ -114,9 +115,7 @@ def _geometry(x: Any, weight: Any, bias: Any, stride: Any, padding: Any, output_
     if bias is not None:
         check_float_tensor("bias", bias, ndim=1)
     check_same_device(x=x, weight=weight, bias=bias)
-    for name, tensor in (("weight", weight), ("bias", bias)):
-        if tensor is not None and tensor.dtype != x.dtype:
-            raise TypeError(f"{name} must have the dtype of x ({x.dtype}), got {tensor.dtype}")
+    check_same_dtype("x", x, weight=weight, bias=bias)
     groups = check_int("groups", groups, minimum=1)
     stride, dilation = pair("stride", stride), pair("dilation", dilation)
     padding = pair("padding", padding, minimum=0)

@@ -18,6 +18,7 @@ from convnotes._checks import (
     check_number,
     check_one_of,
     check_same_device,
+    check_same_dtype,
     check_shape,
     check_tensor,
     ensure_array,
@@ -150,3 +151,10 @@ class TestArrayChecks:
             check_divisible("channels", 6, 4)
         with pytest.raises(ValueError, match=r"divisible by block_size\*\*2 = 4, got 6"):
             check_divisible("channels", 6, 4, "block_size**2 = 4")
+
+    def test_same_dtype(self):
+        x = torch.zeros(2)
+        check_same_dtype("x", x, weight=torch.ones(3), bias=None)
+        with pytest.raises(TypeError, match=r"bias must have the dtype of x \(torch.float32\), "
+                                            r"got torch.float64"):
+            check_same_dtype("x", x, weight=torch.ones(3), bias=torch.ones(3).double())
