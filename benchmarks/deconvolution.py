@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from skimage import restoration
 
-from benchmarks.harness import Comparison, print_table, run
-from convnotes import costs, data, runtime
+from benchmarks.harness import Comparison, on_every_device, print_table, run
+from convnotes import costs, data
 from convnotes.deconvolution import blur, gaussian_psf, richardson_lucy, wiener
 
 NUM_ITER = 30
@@ -74,9 +74,8 @@ def cases() -> list[Comparison]:
     """CPU cases always; the torch cases also on CUDA when a GPU is present."""
     observed, psf = _problem()
     expected = restoration.richardson_lucy(observed, psf, NUM_ITER, clip=False)
-    items = _richardson_lucy_cases(torch.device("cpu"), observed, psf, expected)
-    if runtime.device().type == "cuda":
-        items += _richardson_lucy_cases(runtime.device(), observed, psf, expected)
+    items = on_every_device(
+        lambda where: _richardson_lucy_cases(where, observed, psf, expected))
 
     def wiener_check() -> None:
         difference = _max_difference(wiener(observed, psf, 0.01),

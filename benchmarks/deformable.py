@@ -21,8 +21,8 @@ import sys
 import torch
 import torch.nn.functional as F
 
-from benchmarks.harness import Comparison, print_table, run
-from convnotes import costs, runtime
+from benchmarks.harness import Comparison, on_every_device, print_table, run
+from convnotes import costs
 from convnotes.deformable import deform_conv2d
 
 BATCH, CHANNELS, SIDE, KERNEL, PADDING = 4, 64, 32, 3, 1
@@ -127,10 +127,7 @@ def cases() -> list[Comparison]:
     if torchvision_deform_conv2d is None:
         print("benchmarks.deformable: torchvision is not installed; comparing with F.conv2d "
               "only", file=sys.stderr)
-    items = _cases_on(torch.device("cpu"))
-    if runtime.device().type == "cuda":
-        items += _cases_on(runtime.device())
-    return items
+    return on_every_device(_cases_on)
 
 
 if __name__ == "__main__":

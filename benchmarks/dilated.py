@@ -12,8 +12,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from benchmarks.harness import Comparison, print_table, run
-from convnotes import costs, runtime
+from benchmarks.harness import Comparison, on_every_device, print_table, run
+from convnotes import costs
 from convnotes.dilated import dilate_kernel, dilated_conv2d_via_space_to_batch
 
 # (channels, side, kernel, dilation)
@@ -61,10 +61,7 @@ def _cases_on(where: torch.device) -> list[Comparison]:
 
 def cases() -> list[Comparison]:
     """CPU cases always; the same cases on CUDA when a GPU is present."""
-    items = _cases_on(torch.device("cpu"))
-    if runtime.device().type == "cuda":
-        items += _cases_on(runtime.device())
-    return items
+    return on_every_device(_cases_on)
 
 
 if __name__ == "__main__":

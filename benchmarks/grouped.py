@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmarks.harness import Comparison, print_table, run
-from convnotes import costs, runtime
+from benchmarks.harness import Comparison, on_every_device, print_table, run
+from convnotes import costs
 from convnotes.grouped import ShuffleUnit, grouped_conv2d
 
 CHANNELS, SIDE, KERNEL, BATCH = 128, 28, 3, 8
@@ -100,13 +100,7 @@ def _unit_case(where: torch.device) -> Comparison:
 
 def cases() -> list[Comparison]:
     """CPU cases always; the same cases on CUDA when a GPU is present."""
-    places = [torch.device("cpu")]
-    if runtime.device().type == "cuda":
-        places.append(runtime.device())
-    items = []
-    for where in places:
-        items += [*_group_cases(where), _unit_case(where)]
-    return items
+    return on_every_device(lambda where: [*_group_cases(where), _unit_case(where)])
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from convnotes import runtime
 from convnotes.runtime import time_call
 
 
@@ -36,6 +37,17 @@ class Comparison:
     number: int = 1
     where: str = "cpu"
     result: dict[str, Any] = field(default_factory=dict)
+
+
+def devices() -> list[torch.device]:
+    """Where the benchmarks run: the CPU always, and the GPU too when there is one."""
+    gpu = runtime.device()
+    return [torch.device("cpu"), *([gpu] if gpu.type == "cuda" else [])]
+
+
+def on_every_device(cases_on: Callable[[torch.device], list[Comparison]]) -> list[Comparison]:
+    """``cases_on(where)`` for every device of :func:`devices`, CPU cases first."""
+    return [item for where in devices() for item in cases_on(where)]
 
 
 @contextmanager

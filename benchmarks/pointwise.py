@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmarks.harness import Comparison, print_table, run
-from convnotes import costs, runtime
+from benchmarks.harness import Comparison, on_every_device, print_table, run
+from convnotes import costs
 from convnotes.pointwise import SqueezeExcitation, conv1x1
 
 # (batch, in_channels, out_channels, side)
@@ -88,13 +88,7 @@ def _se_case(where: torch.device) -> Comparison:
 
 def cases() -> list[Comparison]:
     """CPU cases always; the same cases on CUDA when a GPU is present."""
-    places = [torch.device("cpu")]
-    if runtime.device().type == "cuda":
-        places.append(runtime.device())
-    items = []
-    for where in places:
-        items += [*_conv1x1_cases(where), _se_case(where)]
-    return items
+    return on_every_device(lambda where: [*_conv1x1_cases(where), _se_case(where)])
 
 
 if __name__ == "__main__":

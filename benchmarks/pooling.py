@@ -14,8 +14,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from benchmarks.harness import Comparison, print_table, run
-from convnotes import costs, runtime
+from benchmarks.harness import Comparison, on_every_device, print_table, run
+from convnotes import costs
 from convnotes.pooling import avg_pool2d, lp_pool2d, max_pool2d, stochastic_pool2d
 
 # (channels, side, kernel, stride)
@@ -75,10 +75,7 @@ def _cases_on(where: torch.device) -> list[Comparison]:
 
 def cases() -> list[Comparison]:
     """CPU cases always; the same cases on CUDA when a GPU is present."""
-    items = _cases_on(torch.device("cpu"))
-    if runtime.device().type == "cuda":
-        items += _cases_on(runtime.device())
-    return items
+    return on_every_device(_cases_on)
 
 
 if __name__ == "__main__":

@@ -20,8 +20,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from benchmarks.harness import Comparison, print_table, run
-from convnotes import costs, runtime
+from benchmarks.harness import Comparison, on_every_device, print_table, run
+from convnotes import costs
 from convnotes.correlation import conv2d
 from convnotes.separable import depthwise_separable_conv2d, separable_conv2d
 
@@ -128,10 +128,7 @@ def _spatial_cases(where: torch.device) -> list[Comparison]:
 
 def cases() -> list[Comparison]:
     """CPU cases always; the same cases on CUDA when a GPU is present."""
-    items = _depthwise_cases(torch.device("cpu")) + _spatial_cases(torch.device("cpu"))
-    if runtime.device().type == "cuda":
-        items += _depthwise_cases(runtime.device()) + _spatial_cases(runtime.device())
-    return items
+    return on_every_device(lambda where: _depthwise_cases(where) + _spatial_cases(where))
 
 
 if __name__ == "__main__":
