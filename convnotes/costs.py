@@ -42,6 +42,7 @@ __all__ = [
     "richardson_lucy_ffts",
     "shuffle_unit_mults",
     "shuffle_unit_params",
+    "shuffle_unit_widths",
     "spatially_separable_mults",
     "spatially_separable_params",
     "squeeze_excitation_mults",
@@ -342,9 +343,20 @@ def bottleneck_mults(height: int, width: int, channels: int, bottleneck_channels
             + conv1x1_mults(height, width, mid, channels))
 
 
-def _shuffle_unit_widths(in_channels, out_channels, groups, stride, bottleneck_channels,
-                         group_first_conv) -> tuple[int, int, int, int, int]:
-    """Checked ``(C_in, m, C_branch, g_first, g)`` of a ShuffleNet unit."""
+def shuffle_unit_widths(in_channels: int, out_channels: int, groups: int = 3, stride: int = 1,
+                        bottleneck_channels: int | None = None,
+                        group_first_conv: bool = True) -> tuple[int, int, int, int, int]:
+    """Checked widths ``(C_in, m, C_branch, g_first, g)`` of a ShuffleNet unit.
+
+    The one place that validates the arguments of :class:`convnotes.grouped.ShuffleUnit`
+    (which builds its layers from these widths) and of its counts below: ``m`` is the
+    bottleneck width (``C_out // 4`` by default), ``C_branch`` the residual branch's output
+    (``C_out``, or ``C_out - C_in`` for stride 2, where the input is concatenated) and
+    ``g_first`` the groups of the first 1x1 layer.
+
+    >>> shuffle_unit_widths(240, 240, groups=3)
+    (240, 60, 240, 3, 3)
+    """
     in_channels = check_int("in_channels", in_channels, minimum=1)
     out_channels = check_int("out_channels", out_channels, minimum=1)
     groups = check_int("groups", groups, minimum=1)
@@ -354,18 +366,19 @@ def _shuffle_unit_widths(in_channels, out_channels, groups, stride, bottleneck_c
     if not isinstance(group_first_conv, bool):
         raise TypeError(f"group_first_conv must be a bool, got {group_first_conv!r}")
     if stride == 1 and out_channels != in_channels:
-        raise ValueError(f"out_channels must equal in_channels={in_channels} for stride=1, "
-                         f"got {out_channels}")
+        raise ValueError(f"out_channels must equal in_channels={in_channels} for stride=1 "
+                         f"(residual addition), got {out_channels}")
     if stride == 2 and out_channels <= in_channels:
         raise ValueError(f"out_channels must be larger than in_channels={in_channels} for "
-                         f"stride=2, got {out_channels}")
+                         f"stride=2 (the input is concatenated), got {out_channels}")
     mid = out_channels // 4 if bottleneck_channels is None else bottleneck_channels
     mid = check_int("bottleneck_channels", mid, minimum=1)
     branch = out_channels - in_channels if stride == 2 else out_channels
     first_groups = groups if group_first_conv else 1
     check_channels_divisible("in_channels", in_channels, first_groups)
     check_channels_divisible("bottleneck_channels", mid, groups)
-    check_channels_divisible("branch channels", branch, groups)
+    check_channels_divisible("branch channels (out_channels - in_channels for stride=2)",
+                             branch, groups)
     return in_channels, mid, branch, first_groups, groups
 
 
@@ -384,7 +397,7 @@ def shuffle_unit_params(in_channels: int, out_channels: int, groups: int = 3, st
     10140
     """
     _check_batch_norm(batch_norm)
-    c_in, mid, branch, first_groups, groups = _shuffle_unit_widths(
+    c_in, mid, branch, first_groups, groups = shuffle_unit_widths(
         in_channels, out_channels, groups, stride, bottleneck_channels, group_first_conv)
     weights = (conv2d_params(c_in, mid, 1, groups=first_groups, bias=False)
                + conv2d_params(mid, mid, 3, groups=mid, bias=False)
@@ -405,7 +418,7 @@ def shuffle_unit_mults(height: int, width: int, in_channels: int, out_channels: 
     >>> shuffle_unit_mults(28, 28, 240, 240, groups=3)
     7949760
     """
-    c_in, mid, branch, first_groups, groups = _shuffle_unit_widths(
+    c_in, mid, branch, first_groups, groups = shuffle_unit_widths(
         in_channels, out_channels, groups, stride, bottleneck_channels, group_first_conv)
     oh, ow = output_hw(height, width, 3, stride, 1)
     return (conv1x1_mults(height, width, c_in, mid, groups=first_groups)
@@ -486,11 +499,7 @@ def spatially_separable_mults(height: int, width: int, kernel_size, *, in_channe
     height = check_int("height", height, minimum=1)
     width = check_int("width", width, minimum=1)
     kh, kw = pair("kernel_size", kernel_size)
-    sh, sw = pair("stride", stride)
-    ph, pw = pair("padding", padding, minimum=0)
-    dh, dw = pair("dilation", dilation)
-    out_h = conv_output_size(height, kh, sh, ph, dh)
-    out_w = conv_output_size(width, kw, sw, pw, dw)
+    out_h, out_w = output_hw(height, width, kernel_size, stride, padding, dilation)
     pairs = in_channels * (out_channels // groups)  # (kernel, input channel) pairs
     return out_h * width * pairs * kh + out_h * out_w * pairs * kw
 
@@ -547,11 +556,7 @@ def flattened_conv_mults(height: int, width: int, in_channels: int, out_channels
     in_channels = check_int("in_channels", in_channels, minimum=1)
     out_channels = check_int("out_channels", out_channels, minimum=1)
     kh, kw = pair("kernel_size", kernel_size)
-    sh, sw = pair("stride", stride)
-    ph, pw = pair("padding", padding, minimum=0)
-    dh, dw = pair("dilation", dilation)
-    out_h = conv_output_size(height, kh, sh, ph, dh)
-    out_w = conv_output_size(width, kw, sw, pw, dw)
+    out_h, out_w = output_hw(height, width, kernel_size, stride, padding, dilation)
     lateral = height * width * in_channels * out_channels
     return lateral + out_h * width * out_channels * kh + out_h * out_w * out_channels * kw
 

@@ -47,11 +47,11 @@ from ._checks import (
     check_channels_divisible,
     check_float_tensor,
     check_int,
-    check_one_of,
     check_same_device,
     check_tensor,
 )
 from .correlation import conv2d
+from .costs import shuffle_unit_widths
 
 __all__ = [
     "ShuffleUnit",
@@ -340,27 +340,8 @@ class ShuffleUnit(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, groups: int = 3, stride: int = 1,
                  bottleneck_channels: int | None = None, group_first_conv: bool = True) -> None:
         super().__init__()
-        in_channels = check_int("in_channels", in_channels, minimum=1)
-        out_channels = check_int("out_channels", out_channels, minimum=1)
-        groups = check_int("groups", groups, minimum=1)
-        stride = check_one_of("stride", check_int("stride", stride, minimum=1), (1, 2))
-        if not isinstance(group_first_conv, bool):
-            raise TypeError(f"group_first_conv must be a bool, got {group_first_conv!r}")
-        if stride == 1 and out_channels != in_channels:
-            raise ValueError(f"out_channels must equal in_channels={in_channels} for stride=1 "
-                             f"(residual addition), got {out_channels}")
-        if stride == 2 and out_channels <= in_channels:
-            raise ValueError(f"out_channels must be larger than in_channels={in_channels} for "
-                             f"stride=2 (the input is concatenated), got {out_channels}")
-        if bottleneck_channels is None:
-            bottleneck_channels = out_channels // 4
-        mid = check_int("bottleneck_channels", bottleneck_channels, minimum=1)
-        branch_channels = out_channels - in_channels if stride == 2 else out_channels
-        first_groups = groups if group_first_conv else 1
-        check_channels_divisible("in_channels", in_channels, first_groups)
-        check_channels_divisible("bottleneck_channels", mid, groups)
-        check_channels_divisible("branch channels (out_channels - in_channels for stride=2)",
-                                 branch_channels, groups)
+        in_channels, mid, branch_channels, first_groups, groups = shuffle_unit_widths(
+            in_channels, out_channels, groups, stride, bottleneck_channels, group_first_conv)
         self.groups, self.stride = groups, stride
         self.reduce = nn.Conv2d(in_channels, mid, 1, groups=first_groups, bias=False)
         self.reduce_bn = nn.BatchNorm2d(mid)
