@@ -29,6 +29,7 @@ import torch
 
 __all__ = [
     "check_channels_divisible",
+    "check_conv_operands",
     "check_divisible",
     "check_finite",
     "check_float_tensor",
@@ -218,6 +219,28 @@ def check_same_dtype(name: str, reference: torch.Tensor, **tensors: torch.Tensor
         if tensor is not None and tensor.dtype != reference.dtype:
             raise TypeError(f"{other} must have the dtype of {name} ({reference.dtype}), "
                             f"got {tensor.dtype}")
+
+
+def check_conv_operands(x: Any, weight: Any, bias: Any = None, *, input_name: str = "x",
+                        input_ndim: int | Sequence[int] = (3, 4)) -> None:
+    """Check the tensors of a convolution-like layer, as ``F.conv2d`` receives them.
+
+    A floating-point input (called ``input_name``, ``input_ndim`` dimensions), a 4-D weight
+    and an optional 1-D bias, all on one device and of one dtype. Shapes that depend on the
+    layer (channels, groups) are the caller's to check.
+
+    >>> check_conv_operands(torch.zeros(1, 2, 3, 3), torch.zeros(4, 2, 1, 1), torch.zeros(4))
+    >>> check_conv_operands(torch.zeros(1, 2, 3, 3), torch.zeros(4, 2, 1))
+    Traceback (most recent call last):
+        ...
+    ValueError: weight must be 4-D, got a 3-D input of shape (4, 2, 1)
+    """
+    check_float_tensor(input_name, x, ndim=input_ndim)
+    check_float_tensor("weight", weight, ndim=4)
+    if bias is not None:
+        check_float_tensor("bias", bias, ndim=1)
+    check_same_device(**{input_name: x, "weight": weight, "bias": bias})
+    check_same_dtype(input_name, x, weight=weight, bias=bias)
 
 
 def check_same_device(**tensors: torch.Tensor | None) -> None:

@@ -39,11 +39,10 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ._checks import (
     check_channels_divisible,
+    check_conv_operands,
     check_float_tensor,
     check_int,
     check_one_of,
-    check_same_device,
-    check_same_dtype,
     ensure_array,
     pair,
 )
@@ -523,12 +522,7 @@ def conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
     tensor([[[[-5., -5.],
               [-5., -5.]]]])
     """
-    check_float_tensor("x", x, ndim=(3, 4))
-    check_float_tensor("weight", weight, ndim=4)
-    if bias is not None:
-        check_float_tensor("bias", bias, ndim=1)
-    check_same_device(x=x, weight=weight, bias=bias)
-    check_same_dtype("x", x, weight=weight, bias=bias)
+    check_conv_operands(x, weight, bias)
     groups = check_int("groups", groups, minimum=1)
     batched = x.ndim == 4
     x4 = x if batched else x.unsqueeze(0)

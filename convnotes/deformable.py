@@ -55,6 +55,7 @@ from torch import nn
 
 from ._checks import (
     check_channels_divisible,
+    check_conv_operands,
     check_finite,
     check_float_tensor,
     check_int,
@@ -270,11 +271,7 @@ def _sampling_geometry(input: Any, offset: Any, kernel_size: Any, stride: Any, p
 
 def _weight_groups(input: torch.Tensor, weight: Any, bias: Any) -> int:
     """Validate weight and bias against the input; return ``groups = C_in / weight.shape[1]``."""
-    check_float_tensor("weight", weight, ndim=4)
-    if bias is not None:
-        check_float_tensor("bias", bias, ndim=1)
-    check_same_device(input=input, weight=weight, bias=bias)
-    check_same_dtype("input", input, weight=weight, bias=bias)
+    check_conv_operands(input, weight, bias, input_name="input", input_ndim=4)
     in_channels = input.shape[1]
     out_channels, group_in = weight.shape[:2]
     if group_in == 0 or in_channels % group_in != 0:

@@ -45,9 +45,9 @@ from torch import nn
 
 from ._checks import (
     check_channels_divisible,
+    check_conv_operands,
     check_float_tensor,
     check_int,
-    check_same_device,
     check_tensor,
 )
 from .correlation import conv2d
@@ -65,11 +65,7 @@ __all__ = [
 def _check_grouped_operands(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
                             groups: int) -> int:
     """Validate the tensors of :func:`grouped_conv2d`; return the checked ``groups``."""
-    check_float_tensor("x", x, ndim=(3, 4))
-    check_float_tensor("weight", weight, ndim=4)
-    if bias is not None:
-        check_float_tensor("bias", bias, ndim=1)
-    check_same_device(x=x, weight=weight, bias=bias)
+    check_conv_operands(x, weight, bias)
     groups = check_int("groups", groups, minimum=1)
     in_channels, out_channels = x.shape[-3], weight.shape[0]
     check_channels_divisible("in_channels", in_channels, groups)

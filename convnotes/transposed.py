@@ -50,11 +50,10 @@ import torch.nn.functional as F
 
 from ._checks import (
     check_channels_divisible,
+    check_conv_operands,
     check_divisible,
     check_float_tensor,
     check_int,
-    check_same_device,
-    check_same_dtype,
     check_tensor,
     pair,
 )
@@ -110,12 +109,7 @@ class _Geometry:
 def _geometry(x: Any, weight: Any, bias: Any, stride: Any, padding: Any, output_padding: Any,
               groups: Any, dilation: Any) -> _Geometry:
     """Validate the arguments of a transposed convolution the way ``F.conv_transpose2d`` does."""
-    check_float_tensor("x", x, ndim=(3, 4))
-    check_float_tensor("weight", weight, ndim=4)
-    if bias is not None:
-        check_float_tensor("bias", bias, ndim=1)
-    check_same_device(x=x, weight=weight, bias=bias)
-    check_same_dtype("x", x, weight=weight, bias=bias)
+    check_conv_operands(x, weight, bias)
     groups = check_int("groups", groups, minimum=1)
     stride, dilation = pair("stride", stride), pair("dilation", dilation)
     padding = pair("padding", padding, minimum=0)

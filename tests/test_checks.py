@@ -9,6 +9,7 @@ import torch
 
 from convnotes._checks import (
     check_channels_divisible,
+    check_conv_operands,
     check_divisible,
     check_finite,
     check_float_tensor,
@@ -158,3 +159,15 @@ class TestArrayChecks:
         with pytest.raises(TypeError, match=r"bias must have the dtype of x \(torch.float32\), "
                                             r"got torch.float64"):
             check_same_dtype("x", x, weight=torch.ones(3), bias=torch.ones(3).double())
+
+    def test_conv_operands(self):
+        x, w = torch.zeros(1, 2, 3, 3), torch.zeros(4, 2, 1, 1)
+        check_conv_operands(x, w)
+        with pytest.raises(TypeError, match=r"weight must have a floating-point dtype"):
+            check_conv_operands(x, w.long())
+        with pytest.raises(ValueError, match=r"bias must be 1-D"):
+            check_conv_operands(x, w, torch.zeros(1, 4))
+        with pytest.raises(TypeError, match=r"bias must have the dtype of input"):
+            check_conv_operands(x, w, torch.zeros(4).double(), input_name="input")
+        with pytest.raises(ValueError, match=r"input must be 4-D"):
+            check_conv_operands(x[0], w, input_name="input", input_ndim=4)
