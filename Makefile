@@ -20,7 +20,8 @@ help:
 	@echo "make book       build the HTML book into _build/html"
 	@echo "make lint       ruff over the library, tests, benchmarks and notebooks"
 	@echo "make bench      run the benchmarks side by side with their twins"
-	@echo "make notebooks  re-execute every notebook in place (after changing the library)"
+	@echo "make notebooks  write every book/NN_*.ipynb from its text twin book/text/NN_*.md, executed"
+	@echo "                (one chapter: make notebooks NOTEBOOKS=book/text/03_transposed.md)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,7 +55,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 notebooks: $(STAMP)
-	$(BIN)/python tools/execute_notebooks.py
+	$(BIN)/python tools/execute_notebooks.py $(NOTEBOOKS)
 
 clean:
 	rm -rf _build .pytest_cache .hypothesis book/_generated

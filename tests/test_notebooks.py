@@ -14,8 +14,12 @@ from pathlib import Path
 
 import pytest
 
-BOOK = Path(__file__).resolve().parent.parent / "book"
+ROOT = Path(__file__).resolve().parent.parent
+BOOK = ROOT / "book"
+TEXT = BOOK / "text"
 CHAPTERS = sorted(BOOK.glob("[0-9][0-9]_*.ipynb"))
+#: Cell metadata that the text twin must carry (tags drive nbval and the page; mystnb captions).
+TWIN_METADATA = ("tags", "mystnb")
 TEMPLATE = ["Idea", "Definition", "From scratch", "Check", "Cost", "In a network", "Exercises"]
 LONG_OUTPUT_LINES = 40
 
@@ -38,6 +42,24 @@ def _tags(cell: dict) -> list[str]:
 
 def test_there_are_chapters():
     assert len(CHAPTERS) >= 3
+
+
+def test_every_text_twin_has_its_notebook():
+    orphans = [p.name for p in TEXT.glob("*.md") if not (BOOK / f"{p.stem}.ipynb").exists()]
+    assert not orphans, f"text twins without a notebook: {orphans}"
+
+
+def _repository_url() -> str:
+    config = (ROOT / "_config.yml").read_text(encoding="utf-8")
+    match = re.search(r"^repository:\n\s+url:\s*(\S+)", config, flags=re.MULTILINE)
+    assert match, "_config.yml names no repository url"
+    return match.group(1)
+
+
+def _cell_essentials(cell: dict) -> tuple[str, str, dict]:
+    metadata = cell.get("metadata", {})
+    return (cell["cell_type"], _source(cell).strip(),
+            {k: metadata[k] for k in TWIN_METADATA if k in metadata})
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
@@ -71,9 +93,34 @@ class TestChapter:
         assert re.search(r"Code for this chapter: \{mod\}`convnotes\.\w+`", first_text), (
             "the title cell must say: Code for this chapter: {mod}`convnotes.<module>`")
 
-    def test_starts_by_seeding_everything(self, path):
-        first_code = _source(_code_cells(path)[0])
-        assert "runtime.seed_everything(" in first_code
+    def test_has_a_text_twin_with_the_same_cells(self, path):
+        jupytext = pytest.importorskip("jupytext", reason="jupytext (the dev extra) reads twins")
+        twin = TEXT / f"{path.stem}.md"
+        assert twin.exists(), f"no text twin {twin.relative_to(ROOT)}: see CONTRIBUTING.md"
+        text_cells = jupytext.read(twin, fmt="md:myst")["cells"]
+        stored = _cells(path)
+        assert len(text_cells) == len(stored), (
+            f"{twin.name} has {len(text_cells)} cells, {path.name} {len(stored)}: "
+            "run tools/execute_notebooks.py on the twin")
+        for index, (text_cell, cell) in enumerate(zip(text_cells, stored, strict=True)):
+            assert _cell_essentials(text_cell) == _cell_essentials(cell), (
+                f"cell {index} differs between {twin.name} and {path.name}: "
+                "edit the text twin, then run tools/execute_notebooks.py on it")
+
+    def test_is_paired_with_its_text_twin(self, path):
+        notebook = json.loads(path.read_text(encoding="utf-8"))
+        assert notebook["metadata"].get("jupytext", {}).get("formats") == "ipynb,text//md:myst"
+
+    def test_first_cell_installs_the_library_only_in_colab(self, path):
+        setup = _source(_code_cells(path)[0])
+        assert 'if "google.colab" in sys.modules:' in setup
+        assert f"convnotes @ git+{_repository_url()}" in setup, (
+            "the Colab cell must install from the repository named in _config.yml")
+        assert 'InteractiveTB.set_mode("Minimal")' in setup, "errors must show in one line"
+        assert not _code_cells(path)[0].get("outputs"), "the setup cell prints nothing"
+
+    def test_seeds_everything_in_the_second_cell(self, path):
+        assert "runtime.seed_everything(" in _source(_code_cells(path)[1])
 
     def test_few_cells_are_excused_from_comparison(self, path):
         cells = _code_cells(path)
