@@ -13,13 +13,19 @@ PYTEST_WORKERS ?= 2
 # when it can (root and apt-get); elsewhere the browser test is skipped and says why.
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help test book lint bench notebooks browser clean
+# `make test-oldest`: the same tests at the oldest versions pyproject.toml admits
+# (constraints/oldest.txt), in their own environment, on the oldest Python the package supports.
+PYTHON_OLDEST ?= python3.10
+VENV_OLDEST   ?= .venv-oldest
+
+.PHONY: help test test-oldest book lint bench notebooks browser clean
 
 help:
 	@echo "make test       run the unit tests and every notebook under nbval (pytest --nbval)"
 	@echo "make book       build the HTML book into _build/html"
 	@echo "make lint       ruff over the library, tests, benchmarks and notebooks"
 	@echo "make bench      run the benchmarks side by side with their twins"
+	@echo "make test-oldest  the tests at the oldest supported versions (constraints/oldest.txt)"
 	@echo "make notebooks  write every book/NN_*.ipynb from its text twin book/text/NN_*.md, executed"
 	@echo "                (one chapter: make notebooks NOTEBOOKS=book/text/03_transposed.md)"
 
@@ -44,6 +50,13 @@ browser:
 test: $(STAMP) browser
 	$(BIN)/python -m pytest --nbval -n $(PYTEST_WORKERS) --dist loadscope
 
+test-oldest:
+	$(PYTHON_OLDEST) -m venv $(VENV_OLDEST)
+	$(VENV_OLDEST)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV_OLDEST)/bin/python -m pip install --quiet -c constraints/oldest.txt -e ".[test]"
+	$(VENV_OLDEST)/bin/python -m pip list --format=freeze | grep -iE "^(numpy|scipy|torch|matplotlib|ipython|scikit-image|scikit-learn)=="
+	$(VENV_OLDEST)/bin/python -m pytest --nbval -n $(PYTEST_WORKERS) --dist loadscope -rs
+
 book: $(STAMP)
 	$(BIN)/jupyter-book build . --all --warningiserror --nitpick --keep-going
 	@echo "The book is at file://$(CURDIR)/_build/html/index.html"
@@ -58,4 +71,4 @@ notebooks: $(STAMP)
 	$(BIN)/python tools/execute_notebooks.py $(NOTEBOOKS)
 
 clean:
-	rm -rf _build .pytest_cache .hypothesis book/_generated
+	rm -rf _build .pytest_cache .hypothesis book/_generated $(VENV_OLDEST)

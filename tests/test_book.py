@@ -58,8 +58,10 @@ def html_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     given = os.environ.get("CONVNOTES_BOOK_HTML")
     if given:
         return Path(given)
-    out = tmp_path_factory.mktemp("book")
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    if not jupyter_book.exists():
+        pytest.skip("jupyter-book is not installed (the book extra: pip install -e '.[book]')")
+    out = tmp_path_factory.mktemp("book")
     result = subprocess.run(
         [str(jupyter_book), "build", str(ROOT), "--path-output", str(out), "--all",
          "--warningiserror", "--nitpick", "--keep-going"],

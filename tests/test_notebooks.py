@@ -165,3 +165,105 @@ class TestChapter:
         exercises = markdown[markdown.index("## Exercises"):]
         assert re.search(r":::\{admonition\}.*\n:class: dropdown", exercises), (
             "answers belong in a dropdown admonition")
+
+
+# ------------------------------------------------------------------------------------------
+# What a reader of the stored notebooks sees (issue 15): no path of the machine that ran them,
+# code that fits the page without scrolling sideways.
+# ------------------------------------------------------------------------------------------
+
+#: A path of the machine that executed the notebook: the library's own files, an installed
+#: package, or a home/temporary/work folder (POSIX or Windows).
+MACHINE_PATH = re.compile(
+    r"(?:/[\w.+-]+)+/convnotes/\w+\.py|site-packages|dist-packages"
+    r"|(?<![\w.:/])/(?:root|tmp|work|home|Users|private|opt|usr)(?:/|\b)"
+    r"|[A-Za-z]:\\\\(?:Users|Windows)\b"
+)
+#: Output MIME types that carry text a reader sees (images are base64: '/tmp' can occur by chance).
+TEXT_MIME = ("text/plain", "text/markdown", "text/latex")
+#: Longest code line, in characters: what fits a code block of the book's page without a
+#: sideways scrollbar (and ruff's usual limit for notebooks).
+CODE_LINE_LIMIT = 88
+
+
+def _output_texts(output: dict) -> list[str]:
+    texts = ["".join(output.get("text", ""))]
+    texts += ["".join(output.get("data", {}).get(kind, "")) for kind in TEXT_MIME]
+    if output["output_type"] == "error":
+        texts += [output.get("ename", ""), output.get("evalue", ""),
+                  "\n".join(output.get("traceback", []))]
+    return [re.sub(r"\x1b\[[0-9;]*m", "", text) for text in texts if text]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_no_stored_output_carries_a_machine_path(path):
+    found = []
+    for index, cell in enumerate(_cells(path)):
+        for output in cell.get("outputs", []):
+            for text in _output_texts(output):
+                found += [f"cell {index}: {m.group()!r} in {text[max(0, m.start() - 40):m.end() + 40]!r}"
+                          for m in MACHINE_PATH.finditer(text)]
+    assert not found, "stored outputs show paths of the machine that ran them:\n" + "\n".join(
+        found[:10])
+
+
+def test_machine_path_pattern_catches_what_it_must():
+    traceback = 'File /work/main/convnotes/_checks.py:41, in check_int(name, value)'
+    assert MACHINE_PATH.search(traceback)
+    assert MACHINE_PATH.search("/usr/lib/python3/dist-packages/torch/nn/functional.py")
+    assert MACHINE_PATH.search("saved to /tmp/tmpab12/out.png")
+    assert MACHINE_PATH.search(r"C:\\Users\\reader\\convnotes")
+    for clean in ("ValueError: stride must be >= 1, got 0", "ratio 9/16 and 1/tmp",
+                  "tensor([[0.5000, 0.2500]])", "https://github.com/convnotes/convnotes"):
+        assert not MACHINE_PATH.search(clean), clean
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_code_lines_fit_the_page(path):
+    long_lines = [f"cell {index}, {len(line)} chars: {line[:60]}..."
+                  for index, cell in enumerate(_cells(path)) if cell["cell_type"] == "code"
+                  for line in _source(cell).splitlines() if len(line) > CODE_LINE_LIMIT]
+    assert not long_lines, (
+        f"{len(long_lines)} code lines longer than {CODE_LINE_LIMIT} characters (the book shows "
+        "them with a sideways scrollbar); wrap them in the text twin:\n" + "\n".join(long_lines[:8]))
+
+
+#: A sentence that speaks of speed ...
+SPEED_WORDS = re.compile(r"\b(faster|slower|speed-?ups?|slow-?downs?|as long|as fast|ms|µs|"
+                         r"milliseconds?|microseconds?|seconds?)\b", re.IGNORECASE)
+#: ... and states a figure: a number with a unit of ratio or time, or a ratio in words.
+TYPED_FIGURE = re.compile(
+    r"(?<![\w.])\d+(?:\.\d+)?\s*(?:×|x\b|times\b|%|ms\b|µs\b|s\b)"
+    r"|\b(?:twice|half|a third|a quarter|(?:two|three|four|five|six|seven|eight|nine|ten)"
+    r"\s+times)\b", re.IGNORECASE)
+
+
+def _prose_sentences(markdown: str) -> list[str]:
+    """The sentences of a markdown cell, with math, code, citations and link targets removed."""
+    text = re.sub(r"\$\$.*?\$\$|\$[^$]*\$", " ", markdown, flags=re.DOTALL)
+    text = re.sub(r"```.*?```", " ", text, flags=re.DOTALL)
+    text = re.sub(r"\{cite:\w+\}`[^`]*`|(?<!\})`[^`]*`", " ", text)
+    text = re.sub(r"\]\([^)]*\)", "]", text)
+    return [" ".join(s.split()) for s in re.split(r"(?<=[.!?;:])\s+|\n\s*\n|\n\s*[*-] ", text)]
+
+
+def hand_typed_speeds(markdown: str) -> list[str]:
+    """Sentences stating a measured speed with a typed number instead of a ``{glue}`` role."""
+    return [s for s in _prose_sentences(markdown)
+            if "{glue" not in s and SPEED_WORDS.search(s) and TYPED_FIGURE.search(s)]
+
+
+def test_the_speed_detector_catches_typed_figures_and_passes_glued_ones():
+    assert hand_typed_speeds("The separable layer is about 4.3x faster here.")
+    assert hand_typed_speeds("On the GPU it takes 12 ms, twice as long.")
+    assert not hand_typed_speeds("It is {glue:text}`ch06_speedup:.1f` times faster.")
+    assert not hand_typed_speeds("The layer needs $9/8$ of the multiplications.")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_measured_speeds_in_the_prose_are_glued(path):
+    """Timings vary from run to run and their cells are excused from nbval: typed into the
+    prose they drift from the outputs; glued from the cell ({glue:text}) they cannot."""
+    typed = [s for c in _cells(path) if c["cell_type"] == "markdown"
+             for s in hand_typed_speeds(_source(c))]
+    assert not typed, "glue these figures from their cells:\n" + "\n".join(typed)

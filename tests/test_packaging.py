@@ -14,6 +14,7 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
+from packaging.version import Version
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -117,3 +118,31 @@ def test_a_package_added_to_one_side_is_caught(side, monkeypatch):
                         lambda: {**original(), "leftpad": SpecifierSet()})
     with pytest.raises(AssertionError, match="leftpad"):
         test_same_package_names()
+
+
+def oldest_constraints() -> dict[str, str]:
+    """``constraints/oldest.txt``: package name -> the exact version pinned there."""
+    pins: dict[str, str] = {}
+    for line in (ROOT / "constraints" / "oldest.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, version = line.split("==")
+            pins[canonical(name)] = version
+    return pins
+
+
+def lower_bound(specifier: SpecifierSet) -> str | None:
+    return next((s.version for s in specifier if s.operator == ">="), None)
+
+
+def test_oldest_constraints_are_the_declared_lower_bounds():
+    """``make test-oldest`` tests exactly the lower bounds that pyproject.toml promises."""
+    declared = pyproject_requirements()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    runtime = {canonical(Requirement(line).name) for line in project["dependencies"]}
+    pins = oldest_constraints()
+    assert runtime <= pins.keys(), f"runtime dependencies not pinned: {sorted(runtime - pins.keys())}"
+    differing = {name: (lower_bound(declared.get(name, SpecifierSet())), version)
+                 for name, version in pins.items()
+                 if Version(lower_bound(declared.get(name, SpecifierSet())) or "0") != Version(version)}
+    assert not differing, f"pyproject lower bound vs constraints/oldest.txt: {differing}"
