@@ -23,7 +23,7 @@ VENV_OLDEST   ?= .venv-oldest
 help:
 	@echo "make test       run the unit tests and every notebook under nbval (pytest --nbval)"
 	@echo "make book       build the HTML book into _build/html"
-	@echo "make lint       ruff over the library, tests, benchmarks and notebooks"
+	@echo "make lint       ruff over the library, tests, benchmarks and notebooks; mypy over convnotes"
 	@echo "make bench      run the benchmarks side by side with their twins"
 	@echo "make test-oldest  the tests at the oldest supported versions (constraints/oldest.txt)"
 	@echo "make notebooks  write every book/NN_*.ipynb from its text twin book/text/NN_*.md, executed"
@@ -63,6 +63,7 @@ book: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check convnotes tests benchmarks tools book
+	$(BIN)/mypy convnotes
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

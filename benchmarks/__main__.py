@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.harness import format_table, run
+from benchmarks.harness import CPU_TIME, ROUNDS, format_table, print_compare, run
 
 SKIP = {"harness", "__main__"}
 HERE = Path(__file__).resolve().parent
@@ -34,8 +34,12 @@ def environment_line() -> str:
     """What the numbers were measured with, printed under the table."""
     threads = torch.get_num_threads()
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
-    return (f"Measured with torch {torch.__version__} ({threads} CPU threads, {gpu}), "
-            f"Python {platform.python_version()}, on {platform.machine()}.")
+    clock = ("CPU time of one thread (CONVNOTES_BENCH_CPU_TIME=1)" if CPU_TIME
+             else f"wall clock, {threads} CPU threads")
+    return (f"Measured with torch {torch.__version__} ({clock}, {gpu}), "
+            f"Python {platform.python_version()}, on {platform.machine()}; times are "
+            f"medians (IQR) of {ROUNDS} alternating rounds of torch.utils.benchmark's "
+            f"blocked_autorange.")
 
 
 def main(argv: list[str]) -> int:
@@ -50,6 +54,7 @@ def main(argv: list[str]) -> int:
         module = importlib.import_module(f"benchmarks.{name}")
         print(f"running benchmarks.{name} ...", file=sys.stderr, flush=True)
         results.extend(run(module.cases()))
+    print_compare(results)
     table = format_table(results) + "\n\n" + environment_line()
     print(table)
     options.output.write_text(table + "\n")

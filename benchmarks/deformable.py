@@ -11,7 +11,9 @@ Rows (CPU always, CUDA too when present):
   0.94), so the measured ratio far below it shows that the sampling step is memory-bound.
 
 Without torchvision only the plain-convolution rows are printed (and a line on stderr says
-so). Run: ``python -m benchmarks.deformable``.
+so). A line on stderr also gives the number of aten operations one forward dispatches (the
+launch count that matters on a GPU; ``tests/test_deformable.py`` holds it to 30 or fewer).
+Run: ``python -m benchmarks.deformable``.
 """
 
 from __future__ import annotations
@@ -20,13 +22,13 @@ import sys
 
 import torch
 import torch.nn.functional as F
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from benchmarks.harness import Comparison, on_every_device, print_table, run
 from convnotes import costs
 from convnotes.deformable import deform_conv2d
 
 BATCH, CHANNELS, SIDE, KERNEL, PADDING = 4, 64, 32, 3, 1
-REPEAT = 10  # best of 10: the first calls of a process also pay for growing its heap
 
 try:  # the twin is optional: torchvision is not a dependency of convnotes
     from torchvision.ops import deform_conv2d as torchvision_deform_conv2d
@@ -69,7 +71,7 @@ def _torchvision_cases(where: torch.device, t: dict[str, torch.Tensor],
 
         items.append(Comparison("deformable", f"forward {kind}, {label}", ours, twin,
                                 "torchvision deform_conv2d", check=check, predicted=1.0,
-                                repeat=REPEAT, where=where.type))
+                                where=where.type))
     leaves = {name: tensor.clone().requires_grad_() for name, tensor in t.items()
               if name != "mask"}
 
@@ -89,7 +91,7 @@ def _torchvision_cases(where: torch.device, t: dict[str, torch.Tensor],
 
     items.append(Comparison("deformable", f"forward + backward DCNv1, {label}", ours_backward,
                             twin_backward, "torchvision deform_conv2d", check=check_backward,
-                            predicted=1.0, repeat=REPEAT, where=where.type))
+                            predicted=1.0, where=where.type))
     return items
 
 
@@ -118,12 +120,39 @@ def _cases_on(where: torch.device) -> list[Comparison]:
 
     items.append(Comparison("deformable", f"forward vs plain conv, {label}", ours, twin,
                             "F.conv2d (no offsets)", check=check, predicted=plain / deformable,
-                            repeat=REPEAT, where=where.type))
+                            where=where.type))
     return items
+
+
+class _OperationCount(TorchDispatchMode):
+    """Counts the aten operations torch dispatches while it is active."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.count += 1
+        return func(*args, **(kwargs or {}))
+
+
+def operation_counts() -> dict[str, int]:
+    """aten operations of one forward on the benchmark's CPU inputs, DCNv1 and DCNv2."""
+    t = _inputs(torch.device("cpu"))
+    counts = {}
+    for kind, mask in (("DCNv1", None), ("DCNv2", t["mask"])):
+        counter = _OperationCount()
+        with counter:
+            deform_conv2d(t["input"], t["offset"], t["weight"], padding=PADDING, mask=mask)
+        counts[kind] = counter.count
+    return counts
 
 
 def cases() -> list[Comparison]:
     """CPU cases always; the same cases on CUDA when a GPU is present."""
+    counts = ", ".join(f"{n} ({kind})" for kind, n in operation_counts().items())
+    print(f"benchmarks.deformable: one deform_conv2d forward dispatches {counts} aten "
+          f"operations", file=sys.stderr)
     if torchvision_deform_conv2d is None:
         print("benchmarks.deformable: torchvision is not installed; comparing with F.conv2d "
               "only", file=sys.stderr)

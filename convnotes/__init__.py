@@ -2,8 +2,8 @@
 
 One module per chapter of the book (``arithmetic`` and ``correlation`` for chapter 1,
 ``deconvolution``, ``transposed``, ``dilated``, ``grouped``, ``separable``, ``pointwise``,
-``deformable``, ``pooling``, and ``choosing`` for the capstone), closed-form operation counts
-in ``costs``, and shared helpers:
+``deformable``, ``pooling``, ``dimensions`` (1-D and 3-D), and ``choosing`` for the
+capstone), closed-form operation counts in ``costs``, and shared helpers:
 ``runtime`` (device, seeding, timing), ``plotting`` (the book's figures) and ``data`` (bundled
 images). Submodules are imported on first use: ``import convnotes; convnotes.pooling``.
 """
@@ -24,6 +24,7 @@ __all__ = [
     "deconvolution",
     "deformable",
     "dilated",
+    "dimensions",
     "grouped",
     "plotting",
     "pointwise",

@@ -22,37 +22,55 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Literal, TypeAlias, TypeGuard
 
 import numpy as np
 import torch
 
 __all__ = [
+    "Padding2",
+    "Size2",
+    "as_batch",
+    "check_bool",
     "check_channels_divisible",
     "check_conv_operands",
+    "check_conv_weight",
     "check_divisible",
     "check_finite",
     "check_float_tensor",
     "check_int",
+    "check_layer_input",
     "check_ndim",
+    "check_no_zero_size",
     "check_non_negative_values",
     "check_number",
     "check_one_of",
+    "check_real",
     "check_same_device",
     "check_same_dtype",
     "check_shape",
     "check_tensor",
+    "check_window_fits",
     "ensure_array",
+    "int_tuple",
     "pair",
+    "unbatch",
 ]
 
+#: An int or an ``(height, width)`` pair of ints, as ``torch.nn.functional`` takes
+#: ``kernel_size``, ``stride``, ``padding`` and ``dilation``.
+Size2: TypeAlias = int | tuple[int, int]
+#: A convolution's padding: zeros per side (an int or a pair), or ``"same"`` / ``"valid"``.
+Padding2: TypeAlias = int | tuple[int, int] | Literal["same", "valid"]
 
-def _is_int(value: Any) -> bool:
+
+
+def _is_int(value: object) -> TypeGuard[int | np.integer]:
     """True for Python and NumPy integers, False for bools (``True`` is not a stride)."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
 
 
-def check_int(name: str, value: Any, minimum: int | None = None) -> int:
+def check_int(name: str, value: object, minimum: int | None = None) -> int:
     """Return ``value`` as an ``int`` after checking its type and lower bound.
 
     Raises ``TypeError`` for a non-integer (bools included) and ``ValueError`` when
@@ -68,7 +86,7 @@ def check_int(name: str, value: Any, minimum: int | None = None) -> int:
 
 def check_number(
     name: str,
-    value: Any,
+    value: object,
     minimum: float | None = None,
     *,
     strict: bool = False,
@@ -89,7 +107,7 @@ def check_number(
     return value
 
 
-def pair(name: str, value: Any, minimum: int = 1) -> tuple[int, int]:
+def pair(name: str, value: object, minimum: int = 1) -> tuple[int, int]:
     """Normalise an int or a pair of ints (``stride=2`` or ``stride=(2, 1)``) to a checked pair.
 
     This mirrors how ``torch.nn.functional`` accepts ``kernel_size``, ``stride``, ``padding``
@@ -107,8 +125,184 @@ def pair(name: str, value: Any, minimum: int = 1) -> tuple[int, int]:
         return first, second
     raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
 
+# --------------------------------------------------------------------------------------------
+# Flags, real numbers, batching, the zero-size policy, convolution weights
+# --------------------------------------------------------------------------------------------
 
-def check_one_of(name: str, value: Any, options: Iterable[Any]) -> Any:
+
+def check_bool(name: str, value: object) -> bool:
+    """Return ``value`` as a ``bool``; only ``True``/``False`` (also ``np.bool_``) are flags.
+
+    ``"False"``, ``0`` and ``None`` are refused: a truthy string would silently mean ``True``.
+
+    >>> check_bool("ceil_mode", np.bool_(True))
+    True
+    >>> check_bool("transposed", "False")
+    Traceback (most recent call last):
+        ...
+    TypeError: transposed must be a bool, got 'False' of type str
+    """
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be a bool, got {value!r} of type {type(value).__name__}")
+    return bool(value)
+
+
+def check_real(name: str, value: np.ndarray | torch.Tensor) -> None:
+    """Refuse a complex array or tensor where the imaginary part would be dropped silently.
+
+    >>> check_real("reference", np.array([1 + 2j]))
+    Traceback (most recent call last):
+        ...
+    TypeError: reference must be real, got complex dtype complex128
+    (its imaginary part would be dropped)
+    """
+    dtype = value.dtype
+    is_complex = value.is_complex() if isinstance(value, torch.Tensor) else np.iscomplexobj(value)
+    if is_complex:
+        kind = str(dtype).removeprefix("torch.")
+        raise TypeError(f"{name} must be real, got complex dtype {kind} "
+                        f"(its imaginary part would be dropped)")
+
+
+def check_no_zero_size(name: str, value: np.ndarray | torch.Tensor, first_axis: int = 1) -> None:
+    """The zero-size policy: only the batch axis (the axes before ``first_axis``) may be empty.
+
+    An empty batch (``N = 0``) gives the twin's empty result; a zero channel count or a zero
+    spatial size has no windows to compute and is refused here, with the shape, instead of
+    failing in a reshape or returning a plausible-looking array of zeros.
+
+    >>> check_no_zero_size("x", torch.zeros(0, 2, 3, 3))
+    >>> check_no_zero_size("x", torch.zeros(1, 2, 0, 3))
+    Traceback (most recent call last):
+        ...
+    ValueError: x must have a non-zero size in every dimension after the batch,
+    got shape (1, 2, 0, 3)
+    """
+    if any(size == 0 for size in tuple(value.shape)[first_axis:]):
+        where = {0: "", 1: " after the batch"}.get(first_axis, f" from dimension {first_axis} on")
+        raise ValueError(f"{name} must have a non-zero size in every dimension{where}, "
+                         f"got shape {tuple(value.shape)}")
+
+
+def as_batch(name: str, value: torch.Tensor, batched_ndim: int = 4, *,
+             allow_zero_size: bool = False) -> tuple[torch.Tensor, bool]:
+    """``value`` with a leading batch axis, and whether the caller's tensor already had one.
+
+    Every operator accepts ``(N, C, H, W)`` and the unbatched ``(C, H, W)``, like
+    ``torch.nn.functional``; it computes on the batched view and hands its result to
+    :func:`unbatch`. Unless ``allow_zero_size``, the zero-size policy
+    (:func:`check_no_zero_size`) is applied to the batched view.
+
+    >>> batch, batched = as_batch("x", torch.zeros(2, 5, 5))
+    >>> tuple(batch.shape), batched
+    ((1, 2, 5, 5), False)
+    >>> unbatch(batch, batched).shape
+    torch.Size([2, 5, 5])
+    """
+    check_ndim(name, value, (batched_ndim - 1, batched_ndim))
+    batched = value.ndim == batched_ndim
+    batch = value if batched else value.unsqueeze(0)
+    if not allow_zero_size:
+        check_no_zero_size(name, batch)
+    return batch, batched
+
+
+def unbatch(result: torch.Tensor, batched: bool) -> torch.Tensor:
+    """Undo :func:`as_batch` on an operator's result: drop the batch axis it added."""
+    return result if batched else result.squeeze(0)
+
+
+def check_conv_weight(weight: torch.Tensor, bias: torch.Tensor | None, in_channels: int,
+                      groups: int, *, layout: str = "OIHW", name: str = "weight") -> int:
+    """Check a convolution weight (and bias) against the input's channels; return ``C_out``.
+
+    ``layout="OIHW"``: ``F.conv2d``'s ``(C_out, C_in / groups, kh, kw)``;
+    ``layout="IOHW"``: ``F.conv_transpose2d``'s ``(C_in, C_out / groups, kh, kw)``. The bias,
+    when given, must hold one number per output channel. No size of the weight may be zero.
+
+    >>> check_conv_weight(torch.zeros(4, 1, 3, 3), torch.zeros(4), 2, groups=2)
+    4
+    >>> check_conv_weight(torch.zeros(2, 3, 3, 3), torch.zeros(3), 2, groups=1, layout="IOHW")
+    3
+    >>> check_conv_weight(torch.zeros(4, 2, 3, 3), torch.zeros(5), 2, groups=1)
+    Traceback (most recent call last):
+        ...
+    ValueError: bias must have shape (4,) (one entry per output channel), got (5,)
+    """
+    check_one_of("layout", layout, ("OIHW", "IOHW"))
+    shape = tuple(weight.shape)
+    check_no_zero_size(name, weight, first_axis=0)
+    spatial = ", ".join(("kh", "kw", "kd")[: len(shape) - 2]) or "k"
+    if layout == "OIHW":
+        out_channels, group_in = shape[0], shape[1]
+        check_channels_divisible("in_channels", in_channels, groups)
+        if group_in * groups != in_channels:
+            raise ValueError(f"{name} must have shape (C_out, C_in / groups = "
+                             f"{in_channels // groups}, {spatial}) for an input with "
+                             f"C_in={in_channels} and groups={groups}, got {shape}")
+        check_channels_divisible(f"out_channels ({name}.shape[0])", out_channels, groups)
+    else:
+        if shape[0] != in_channels:
+            raise ValueError(f"{name} must have shape (C_in = {in_channels}, C_out / groups, "
+                             f"{spatial}) for an input with C_in={in_channels}, got {shape}")
+        check_channels_divisible(f"in_channels ({name}.shape[0])", in_channels, groups)
+        out_channels = shape[1] * groups
+    if bias is not None and tuple(bias.shape) != (out_channels,):
+        raise ValueError(f"bias must have shape ({out_channels},) (one entry per output "
+                         f"channel), got {tuple(bias.shape)}")
+    return out_channels
+
+
+def check_window_fits(name: str, kernel: Sequence[int], dilation: Sequence[int],
+                      size: Sequence[int], padding: Sequence[int], input_name: str = "x") -> None:
+    """Check that a window spanning ``d (k - 1) + 1`` fits in the padded input, per axis.
+
+    ``name`` is what the caller passed the window as (``"weight"`` when the kernel size comes
+    from a weight's shape, ``"kernel_size"`` when it was given as a number).
+
+    >>> check_window_fits("weight", (9, 9), (1, 1), (6, 6), (0, 0))
+    Traceback (most recent call last):
+        ...
+    ValueError: weight spans 9x9 (kernel 9x9, dilation (1, 1)), more than the padded input 6x6
+    of x (size 6x6, padding (0, 0))
+    """
+    spans = [d * (k - 1) + 1 for k, d in zip(kernel, dilation, strict=True)]
+    padded = [s + 2 * p for s, p in zip(size, padding, strict=True)]
+    if any(span > room for span, room in zip(spans, padded, strict=True)):
+        def axes(values: Sequence[int]) -> str:
+            return "x".join(str(v) for v in values)
+
+        raise ValueError(f"{name} spans {axes(spans)} (kernel {axes(kernel)}, dilation "
+                         f"{tuple(dilation)}), more than the padded input {axes(padded)} of "
+                         f"{input_name} (size {axes(size)}, padding {tuple(padding)})")
+
+
+def check_layer_input(value: object, parameter: torch.Tensor, in_channels: int, *,
+                      name: str = "x", ndim: int | Sequence[int] = (3, 4)) -> torch.Tensor:
+    """Check the input of an ``nn.Module``'s ``forward`` against the layer it enters.
+
+    A floating-point tensor of ``ndim`` dimensions with ``in_channels`` channels (dimension
+    ``-3``), on the device and of the dtype of the layer's ``parameter`` (e.g. its weight).
+
+    >>> check_layer_input(torch.zeros(1, 2, 4, 4), torch.zeros(3, 2, 1, 1), 3)
+    Traceback (most recent call last):
+        ...
+    ValueError: x must have 3 channels (dimension -3) for this layer, got shape (1, 2, 4, 4)
+    """
+    tensor = check_float_tensor(name, value, ndim=ndim)
+    if tensor.shape[-3] != in_channels:
+        raise ValueError(f"{name} must have {in_channels} channels (dimension -3) for this "
+                         f"layer, got shape {tuple(tensor.shape)}")
+    if tensor.dtype != parameter.dtype:
+        raise TypeError(f"{name} must have the dtype of the layer's parameters "
+                        f"({parameter.dtype}), got {tensor.dtype}")
+    if tensor.device != parameter.device:
+        raise ValueError(f"{name} must be on the device of the layer's parameters "
+                         f"({parameter.device}), got {tensor.device}")
+    return tensor
+
+
+def check_one_of(name: str, value: str, options: Iterable[str]) -> str:
     """Check that ``value`` is one of ``options`` (e.g. ``mode`` in ``("full", "same")``)."""
     options = tuple(options)
     if value not in options:
@@ -116,7 +310,7 @@ def check_one_of(name: str, value: Any, options: Iterable[Any]) -> Any:
     return value
 
 
-def check_tensor(name: str, value: Any, ndim: int | Sequence[int] | None = None) -> torch.Tensor:
+def check_tensor(name: str, value: object, ndim: int | Sequence[int] | None = None) -> torch.Tensor:
     """Check that ``value`` is a ``torch.Tensor`` (with ``ndim`` dimensions when given)."""
     if not isinstance(value, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
@@ -126,7 +320,7 @@ def check_tensor(name: str, value: Any, ndim: int | Sequence[int] | None = None)
 
 
 def check_float_tensor(
-    name: str, value: Any, ndim: int | Sequence[int] | None = None
+    name: str, value: object, ndim: int | Sequence[int] | None = None
 ) -> torch.Tensor:
     """Like :func:`check_tensor`, and the dtype must be floating point."""
     tensor = check_tensor(name, value, ndim)
@@ -135,25 +329,25 @@ def check_float_tensor(
     return tensor
 
 
-def check_ndim(name: str, value: Any, ndim: int | Sequence[int]) -> Any:
+def check_ndim(name: str, value: np.ndarray | torch.Tensor, ndim: int | Sequence[int]) -> None:
     """Check the number of dimensions of an array or tensor; ``ndim`` may list several."""
     allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
     if value.ndim not in allowed:
-        expected = " or ".join(str(n) for n in allowed)
+        listed = [f"{n}-D" for n in allowed]
+        expected = listed[0] if len(listed) == 1 else f"{', '.join(listed[:-1])} or {listed[-1]}"
+        kind = "tensor" if isinstance(value, torch.Tensor) else "array"
         raise ValueError(
-            f"{name} must be {expected}-D, got a {value.ndim}-D input of shape {tuple(value.shape)}"
+            f"{name} must be {expected}, got a {value.ndim}-D {kind} of shape {tuple(value.shape)}"
         )
-    return value
 
 
-def check_shape(name: str, value: Any, expected: Sequence[int]) -> Any:
+def check_shape(name: str, value: np.ndarray | torch.Tensor, expected: Sequence[int]) -> None:
     """Check that an array or tensor has exactly the shape ``expected``."""
     if tuple(value.shape) != tuple(expected):
         raise ValueError(f"{name} must have shape {tuple(expected)}, got {tuple(value.shape)}")
-    return value
 
 
-def ensure_array(name: str, value: Any, ndim: int | Sequence[int] | None = None) -> np.ndarray:
+def ensure_array(name: str, value: object, ndim: int | Sequence[int] | None = None) -> np.ndarray:
     """Convert array-likes to a NumPy array of numbers, rejecting tensors, strings and objects."""
     if isinstance(value, torch.Tensor):
         raise TypeError(f"{name} must be a NumPy array or array-like, got a torch.Tensor")
@@ -179,6 +373,8 @@ def check_finite(name: str, value: np.ndarray | torch.Tensor) -> None:
 
 def check_non_negative_values(name: str, value: np.ndarray | torch.Tensor) -> None:
     """Raise ``ValueError`` when an array or tensor has a negative entry (reports the minimum)."""
+    if value.size == 0 if isinstance(value, np.ndarray) else value.numel() == 0:
+        return
     minimum = float(value.min())
     if minimum < 0:
         raise ValueError(f"{name} must be non-negative, got a minimum of {minimum:.6g}")
@@ -221,7 +417,7 @@ def check_same_dtype(name: str, reference: torch.Tensor, **tensors: torch.Tensor
                             f"got {tensor.dtype}")
 
 
-def check_conv_operands(x: Any, weight: Any, bias: Any = None, *, input_name: str = "x",
+def check_conv_operands(x: object, weight: object, bias: object = None, *, input_name: str = "x",
                         input_ndim: int | Sequence[int] = (3, 4)) -> None:
     """Check the tensors of a convolution-like layer, as ``F.conv2d`` receives them.
 
@@ -233,14 +429,13 @@ def check_conv_operands(x: Any, weight: Any, bias: Any = None, *, input_name: st
     >>> check_conv_operands(torch.zeros(1, 2, 3, 3), torch.zeros(4, 2, 1))
     Traceback (most recent call last):
         ...
-    ValueError: weight must be 4-D, got a 3-D input of shape (4, 2, 1)
+    ValueError: weight must be 4-D, got a 3-D tensor of shape (4, 2, 1)
     """
-    check_float_tensor(input_name, x, ndim=input_ndim)
-    check_float_tensor("weight", weight, ndim=4)
-    if bias is not None:
-        check_float_tensor("bias", bias, ndim=1)
-    check_same_device(**{input_name: x, "weight": weight, "bias": bias})
-    check_same_dtype(input_name, x, weight=weight, bias=bias)
+    tensor = check_float_tensor(input_name, x, ndim=input_ndim)
+    kernel = check_float_tensor("weight", weight, ndim=4)
+    offset = None if bias is None else check_float_tensor("bias", bias, ndim=1)
+    check_same_device(**{input_name: tensor, "weight": kernel, "bias": offset})
+    check_same_dtype(input_name, tensor, weight=kernel, bias=offset)
 
 
 def check_same_device(**tensors: torch.Tensor | None) -> None:
@@ -253,3 +448,35 @@ def check_same_device(**tensors: torch.Tensor | None) -> None:
     if len(devices) > 1:
         listing = ", ".join(f"{name} on {t.device}" for name, t in present.items())
         raise ValueError(f"all tensors must be on one device, got {listing}")
+
+
+def int_tuple(name: str, value: object, length: int, minimum: int = 1) -> tuple[int, ...]:
+    """Normalise an int or a sequence of ``length`` ints to a checked tuple (N-D :func:`pair`).
+
+    ``F.conv1d`` and ``F.conv3d`` accept ``stride=2`` or ``stride=(2, 1, 1)`` alike; this is
+    that rule for any number of axes. ``minimum`` is 1 for sizes, strides and dilations and 0
+    for paddings.
+
+    >>> int_tuple("stride", 2, 3)
+    (2, 2, 2)
+    >>> int_tuple("padding", (1, 0, 2), 3, minimum=0)
+    (1, 0, 2)
+    >>> int_tuple("dilation", (1, 2), 3)
+    Traceback (most recent call last):
+        ...
+    ValueError: dilation must be an int or a sequence of 3 ints, got (1, 2) of length 2
+    """
+    length = check_int("length", length, minimum=1)
+    if _is_int(value):
+        return (check_int(name, value, minimum),) * length
+    if not isinstance(value, Sequence) or isinstance(value, str):
+        raise TypeError(f"{name} must be an int or a sequence of {length} ints, got {value!r}")
+    if len(value) != length:
+        raise ValueError(f"{name} must be an int or a sequence of {length} ints, "
+                         f"got {tuple(value)!r} of length {len(value)}")
+    if not all(_is_int(v) for v in value):
+        raise TypeError(f"{name} must be an int or a sequence of {length} ints, got {value!r}")
+    checked = tuple(int(v) for v in value)
+    if min(checked) < minimum:
+        raise ValueError(f"{name} must be >= {minimum} in each dimension, got {checked!r}")
+    return checked

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ._checks import check_int
+from ._checks import check_bool, check_int, int_tuple
 
 __all__ = [
+    "conv_output_shape",
     "conv_output_size",
     "conv_transpose_output_size",
     "effective_kernel_size",
@@ -105,7 +106,9 @@ def conv_transpose_output_size(
 
     .. math::
 
-        o = (i - 1)s - 2p + d(k - 1) + \\text{output\\_padding} + 1
+        o = (i - 1)s - 2p + d(k - 1) + a + 1
+
+    with :math:`a` = ``output_padding``.
 
     A strided convolution maps ``s`` different input sizes to one output size; the transposed
     convolution inverts the shape map, so ``output_padding`` (``0 <= output_padding <
@@ -160,8 +163,7 @@ def pool_output_size(
     stride = kernel_size if stride is None else check_int("stride", stride, minimum=1)
     size = check_int("size", size, minimum=1)
     padding = check_int("padding", padding, minimum=0)
-    if not isinstance(ceil_mode, bool):
-        raise TypeError(f"ceil_mode must be a bool, got {ceil_mode!r}")
+    ceil_mode = check_bool("ceil_mode", ceil_mode)
     if padding > kernel_size // 2:
         raise ValueError(
             f"padding must be at most half of kernel_size={kernel_size}, got padding={padding}"
@@ -222,3 +224,69 @@ def receptive_field(layers: Sequence[tuple[int, int, int]]) -> int:
         field += dilation * (kernel_size - 1) * jump
         jump *= stride
     return field
+
+
+def conv_output_shape(
+    size: Sequence[int],
+    kernel_size: int | Sequence[int],
+    stride: int | Sequence[int] = 1,
+    padding: int | Sequence[int] = 0,
+    dilation: int | Sequence[int] = 1,
+) -> tuple[int, ...]:
+    """Output shape of a convolution over any number of spatial axes, one axis at a time.
+
+    Each axis follows :func:`conv_output_size` on its own, so the 1-D, 2-D and 3-D shape
+    rules of ``F.conv1d``, ``F.conv2d`` and ``F.conv3d`` are this one rule with 1, 2 or 3
+    axes.
+
+    Parameters
+    ----------
+    size : sequence of int
+        The spatial shape ``(i_1, ..., i_n)`` of the input (no batch or channel axis).
+    kernel_size, stride, padding, dilation : int or sequence of n ints
+        An int applies to every axis, as in torch.
+
+    Returns
+    -------
+    tuple of int
+        ``(o_1, ..., o_n)`` with
+
+        .. math::
+
+            o_a = \\left\\lfloor \\frac{i_a + 2p_a - d_a(k_a - 1) - 1}{s_a} \\right\\rfloor + 1
+
+    Raises
+    ------
+    ValueError
+        When a sequence has the wrong length, or along an axis the dilated kernel is larger
+        than the padded input (the message names the axis).
+
+    References
+    ----------
+    V. Dumoulin and F. Visin, "A guide to convolution arithmetic for deep learning",
+    arXiv:1603.07285, 2016 (chapter 2: the rules hold for each axis independently).
+
+    Examples
+    --------
+    A video clip of 16 frames of 112x112 through a 3x3x3 layer with padding 1, stride 2:
+
+    >>> conv_output_shape((16, 112, 112), 3, stride=2, padding=1)
+    (8, 56, 56)
+    >>> conv_output_shape((100,), 5, dilation=4)
+    (84,)
+    """
+    if isinstance(size, str) or not isinstance(size, Sequence) or len(size) == 0:
+        raise TypeError(f"size must be a non-empty sequence of ints, got {size!r}")
+    axes = len(size)
+    sizes = int_tuple("size", tuple(size), axes)
+    kernel = int_tuple("kernel_size", kernel_size, axes)
+    strides = int_tuple("stride", stride, axes)
+    paddings = int_tuple("padding", padding, axes, minimum=0)
+    dilations = int_tuple("dilation", dilation, axes)
+    shape = []
+    for axis, geometry in enumerate(zip(sizes, kernel, strides, paddings, dilations, strict=True)):
+        try:
+            shape.append(conv_output_size(*geometry))
+        except ValueError as error:
+            raise ValueError(f"axis {axis}: {error}") from error
+    return tuple(shape)

@@ -30,23 +30,34 @@ array([0.5, 2. , 3.5, 3. , 0. ])
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal, overload
 
 import numpy as np
+import numpy.typing as npt
 import torch
 import torch.nn.functional as F
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ._checks import (
-    check_channels_divisible,
+    Padding2,
+    Size2,
+    as_batch,
+    check_bool,
     check_conv_operands,
+    check_conv_weight,
     check_float_tensor,
     check_int,
     check_one_of,
+    check_real,
+    check_window_fits,
     ensure_array,
     pair,
+    unbatch,
 )
 from .arithmetic import conv_output_size
+
+if TYPE_CHECKING:
+    from scipy.sparse import csr_array
 
 __all__ = [
     "col2im",
@@ -67,7 +78,8 @@ _MODES = ("full", "same", "valid")
 # --------------------------------------------------------------------------------------------
 
 
-def _signal_pair(x: Any, k: Any, mode: str) -> tuple[np.ndarray, np.ndarray, np.dtype]:
+def _signal_pair(x: npt.ArrayLike, k: npt.ArrayLike,
+                 mode: str) -> tuple[np.ndarray, np.ndarray, np.dtype]:
     """Validate the two operands of a scipy-style function and return them with the result dtype.
 
     Both must be real, non-empty, and of the same rank (1 or 2); ``mode`` must be one of
@@ -78,9 +90,7 @@ def _signal_pair(x: Any, k: Any, mode: str) -> tuple[np.ndarray, np.ndarray, np.
     x = ensure_array("x", x, ndim=(1, 2))
     k = ensure_array("k", k, ndim=(1, 2))
     for name, array in (("x", x), ("k", k)):
-        if np.iscomplexobj(array):
-            raise TypeError(f"{name} must be real (convnotes supports real signals only), "
-                            f"got dtype {array.dtype}")
+        check_real(name, array)
         if array.size == 0:
             raise ValueError(f"{name} must not be empty, got shape {array.shape}")
     if x.ndim != k.ndim:
@@ -128,7 +138,7 @@ def _full_convolution_direct(x: np.ndarray, k: np.ndarray) -> np.ndarray:
     return np.einsum(subscripts, windows, flipped)
 
 
-def convolve(x: Any, k: Any, mode: Mode = "full") -> np.ndarray:
+def convolve(x: npt.ArrayLike, k: npt.ArrayLike, mode: Mode = "full") -> np.ndarray:
     """Discrete convolution of 1-D or 2-D real arrays (twin: ``scipy.signal.convolve``).
 
     .. math::
@@ -177,7 +187,7 @@ def convolve(x: Any, k: Any, mode: Mode = "full") -> np.ndarray:
     return _crop_full(_full_convolution_direct(x, k), x.shape, k.shape, mode)
 
 
-def correlate(x: Any, k: Any, mode: Mode = "full") -> np.ndarray:
+def correlate(x: npt.ArrayLike, k: npt.ArrayLike, mode: Mode = "full") -> np.ndarray:
     """Cross-correlation of two 1-D or 2-D real arrays (twin: ``scipy.signal.correlate``).
 
     .. math::
@@ -209,7 +219,7 @@ def correlate(x: Any, k: Any, mode: Mode = "full") -> np.ndarray:
     return convolve(x, k[(slice(None, None, -1),) * k.ndim], mode)
 
 
-def fft_convolve(x: Any, k: Any, mode: Mode = "full") -> np.ndarray:
+def fft_convolve(x: npt.ArrayLike, k: npt.ArrayLike, mode: Mode = "full") -> np.ndarray:
     """Convolution through the FFT (twin: ``scipy.signal.fftconvolve``).
 
     The convolution theorem: the spectrum of a (zero-padded, hence linear rather than
@@ -238,6 +248,9 @@ def fft_convolve(x: Any, k: Any, mode: Mode = "full") -> np.ndarray:
     -----
     Costs :math:`O(P \\log P)` for ``P`` padded samples, independent of the kernel size, whereas
     direct convolution costs :math:`O(N M)`; the crossover is measured in chapter 1.
+    Through the FFT every output sample depends on every input sample: one NaN or infinity
+    in ``x`` or ``k`` makes the whole result NaN (as in ``scipy.signal.fftconvolve``), where
+    :func:`convolve` keeps it to the outputs that overlap it.
 
     Examples
     --------
@@ -256,7 +269,14 @@ def fft_convolve(x: Any, k: Any, mode: Mode = "full") -> np.ndarray:
     return _crop_full(full, x.shape, k.shape, mode)
 
 
-def conv_matrix(input_shape: tuple[int, int], kernel: Any, *, sparse: bool = False) -> Any:
+@overload
+def conv_matrix(input_shape: Size2, kernel: npt.ArrayLike, *,
+                sparse: Literal[False] = False) -> np.ndarray: ...
+@overload
+def conv_matrix(input_shape: Size2, kernel: npt.ArrayLike, *,
+                sparse: Literal[True]) -> csr_array: ...
+def conv_matrix(input_shape: Size2, kernel: npt.ArrayLike, *,
+                sparse: bool = False) -> np.ndarray | csr_array:
     """The matrix ``M`` of a valid 2-D cross-correlation: ``M @ x.ravel()`` is its ravelled output.
 
     ``M @ x.ravel() == correlate(x, kernel, "valid").ravel()`` for every ``x`` of shape
@@ -297,10 +317,8 @@ def conv_matrix(input_shape: tuple[int, int], kernel: Any, *, sparse: bool = Fal
     """
     height, width = pair("input_shape", input_shape)
     kernel = ensure_array("kernel", kernel, ndim=2)
-    if np.iscomplexobj(kernel):
-        raise TypeError(f"kernel must be real, got dtype {kernel.dtype}")
-    if not isinstance(sparse, bool):
-        raise TypeError(f"sparse must be a bool, got {sparse!r}")
+    check_real("kernel", kernel)
+    sparse = check_bool("sparse", sparse)
     kh, kw = kernel.shape
     if kernel.size == 0:
         raise ValueError(f"kernel must not be empty, got shape {kernel.shape}")
@@ -339,28 +357,39 @@ def _window_index(kernel_size: int, stride: int, dilation: int, out_size: int,
     return taps[:, None] + starts[None, :]
 
 
-def _unfold_geometry(height: int, width: int, kernel_size: Any, stride: Any, padding: Any,
-                     dilation: Any) -> tuple[tuple[int, int], ...]:
-    """Checked pairs (kernel, stride, padding, dilation) and the output size (oh, ow)."""
-    kh, kw = pair("kernel_size", kernel_size)
+_Pairs = tuple[tuple[int, int], tuple[int, int], tuple[int, int], tuple[int, int],
+               tuple[int, int]]
+
+
+def _unfold_geometry(height: int, width: int, kernel_size: Size2, stride: Size2, padding: Size2,
+                     dilation: Size2, kernel_name: str = "kernel_size",
+                     input_name: str = "x") -> _Pairs:
+    """Checked pairs (kernel, stride, padding, dilation) and the output size (oh, ow).
+
+    ``kernel_name`` is how the caller gave the window (``"weight"`` for a weight's shape).
+    """
+    kh, kw = pair(kernel_name, kernel_size)
     sh, sw = pair("stride", stride)
     ph, pw = pair("padding", padding, minimum=0)
     dh, dw = pair("dilation", dilation)
+    check_window_fits(kernel_name, (kh, kw), (dh, dw), (height, width), (ph, pw), input_name)
     oh = conv_output_size(height, kh, sh, ph, dh)
     ow = conv_output_size(width, kw, sw, pw, dw)
     return (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow)
 
 
-def im2col(x: torch.Tensor, kernel_size: Any, stride: Any = 1, padding: Any = 0,
-           dilation: Any = 1) -> torch.Tensor:
+def im2col(x: torch.Tensor, kernel_size: Size2, *, stride: Size2 = 1, padding: Size2 = 0,
+           dilation: Size2 = 1) -> torch.Tensor:
     """Copy every window of the input into a column (twin: ``F.unfold``).
 
     Parameters
     ----------
     x : Tensor, shape (N, C, H, W) or (C, H, W)
-    kernel_size, stride, padding, dilation : int or (int, int)
-        As in ``F.unfold`` (note its positional order is ``dilation, padding, stride``;
-        pass them by keyword to either function).
+    kernel_size : int or (int, int)
+    stride, padding, dilation : int or (int, int), keyword-only
+        As in ``F.unfold``. Keyword-only because ``F.unfold`` orders them ``dilation,
+        padding, stride``: a positional call in torch's order must fail (``TypeError``),
+        not compute another geometry.
 
     Returns
     -------
@@ -388,8 +417,7 @@ def im2col(x: torch.Tensor, kernel_size: Any, stride: Any = 1, padding: Any = 0,
              [4., 5., 7., 8.]]])
     """
     check_float_tensor("x", x, ndim=(3, 4))
-    batched = x.ndim == 4
-    x4 = x if batched else x.unsqueeze(0)
+    x4, batched = as_batch("x", x)
     batch, channels, height, width = x4.shape
     (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = _unfold_geometry(
         height, width, kernel_size, stride, padding, dilation)
@@ -398,11 +426,11 @@ def im2col(x: torch.Tensor, kernel_size: Any, stride: Any = 1, padding: Any = 0,
     cols = _window_index(kw, sw, dw, ow, x.device)   # (kw, ow)
     windows = padded[:, :, rows[:, None, :, None], cols[None, :, None, :]]  # (N, C, kh, kw, oh, ow)
     out = windows.reshape(batch, channels * kh * kw, oh * ow)
-    return out if batched else out.squeeze(0)
+    return unbatch(out, batched)
 
 
-def col2im(cols: torch.Tensor, output_size: Any, kernel_size: Any, stride: Any = 1,
-           padding: Any = 0, dilation: Any = 1) -> torch.Tensor:
+def col2im(cols: torch.Tensor, output_size: Size2, kernel_size: Size2, *, stride: Size2 = 1,
+           padding: Size2 = 0, dilation: Size2 = 1) -> torch.Tensor:
     """Sum every column back into its window of the image (twin: ``F.fold``).
 
     The adjoint of :func:`im2col`: overlapping windows add up, so
@@ -414,8 +442,9 @@ def col2im(cols: torch.Tensor, output_size: Any, kernel_size: Any, stride: Any =
         Layout as returned by :func:`im2col`.
     output_size : int or (int, int)
         ``(H, W)`` of the image to rebuild (before padding).
-    kernel_size, stride, padding, dilation : int or (int, int)
-        As in ``F.fold``.
+    kernel_size : int or (int, int)
+    stride, padding, dilation : int or (int, int), keyword-only
+        As in ``F.fold`` (keyword-only, as in :func:`im2col`).
 
     Returns
     -------
@@ -438,17 +467,16 @@ def col2im(cols: torch.Tensor, output_size: Any, kernel_size: Any, stride: Any =
 
     Examples
     --------
-    >>> col2im(torch.ones(1, 4, 4), 3, 2)
+    >>> col2im(torch.ones(1, 4, 4), 3, 2)   # output_size 3, kernel_size 2
     tensor([[[[1., 2., 1.],
               [2., 4., 2.],
               [1., 2., 1.]]]])
     """
     check_float_tensor("cols", cols, ndim=(2, 3))
-    batched = cols.ndim == 3
-    cols3 = cols if batched else cols.unsqueeze(0)
+    cols3, batched = as_batch("cols", cols, batched_ndim=3)
     height, width = pair("output_size", output_size)
     (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = _unfold_geometry(
-        height, width, kernel_size, stride, padding, dilation)
+        height, width, kernel_size, stride, padding, dilation, input_name="output_size")
     batch, rows_total, blocks = cols3.shape
     if rows_total % (kh * kw) != 0:
         raise ValueError(f"cols must have a multiple of kh * kw = {kh * kw} rows (dimension -2), "
@@ -467,7 +495,7 @@ def col2im(cols: torch.Tensor, output_size: Any, kernel_size: Any, stride: Any =
     image = canvas.index_add(2, flat.reshape(-1), values)
     image = image.reshape(batch, channels, padded_h, padded_w)
     image = image[:, :, ph : ph + height, pw : pw + width]
-    return image if batched else image.squeeze(0)
+    return unbatch(image, batched)
 
 
 def _same_padding(kernel: tuple[int, int], dilation: tuple[int, int],
@@ -480,7 +508,8 @@ def _same_padding(kernel: tuple[int, int], dilation: tuple[int, int],
 
 
 def conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
-           stride: Any = 1, padding: Any = 0, dilation: Any = 1, groups: int = 1) -> torch.Tensor:
+           stride: Size2 = 1, padding: Padding2 = 0, dilation: Size2 = 1,
+           groups: int = 1) -> torch.Tensor:
     """2-D cross-correlation as im2col plus one batched matrix product (twin: ``F.conv2d``).
 
     Parameters
@@ -524,18 +553,10 @@ def conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
     """
     check_conv_operands(x, weight, bias)
     groups = check_int("groups", groups, minimum=1)
-    batched = x.ndim == 4
-    x4 = x if batched else x.unsqueeze(0)
+    x4, batched = as_batch("x", x)
     batch, in_channels = x4.shape[:2]
-    out_channels, group_in, kh, kw = weight.shape
-    check_channels_divisible("in_channels", in_channels, groups)
-    check_channels_divisible("out_channels (weight.shape[0])", out_channels, groups)
-    if group_in * groups != in_channels:
-        raise ValueError(f"weight must have shape (C_out, C_in / groups = {in_channels // groups}, "
-                         f"kh, kw) for x with C_in={in_channels} and groups={groups}, "
-                         f"got {tuple(weight.shape)}")
-    if bias is not None and bias.shape[0] != out_channels:
-        raise ValueError(f"bias must have shape ({out_channels},), got {tuple(bias.shape)}")
+    out_channels = check_conv_weight(weight, bias, in_channels, groups)
+    group_in, kh, kw = weight.shape[1:]
     dilation_pair = pair("dilation", dilation)
     if isinstance(padding, str):
         check_one_of("padding", padding, ("valid", "same"))
@@ -544,11 +565,12 @@ def conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
             x4 = F.pad(x4, _same_padding((kh, kw), dilation_pair, stride_pair))
         padding = 0
     _, _, padded_h, padded_w = x4.shape
-    cols = im2col(x4, (kh, kw), stride, padding, dilation_pair)  # (N, C_in * kh * kw, L)
-    oh, ow = _unfold_geometry(padded_h, padded_w, (kh, kw), stride, padding, dilation_pair)[-1]
+    oh, ow = _unfold_geometry(padded_h, padded_w, (kh, kw), stride, padding, dilation_pair,
+                              kernel_name="weight")[-1]
+    cols = im2col(x4, (kh, kw), stride=stride, padding=padding, dilation=dilation_pair)
     cols = cols.reshape(batch, groups, group_in * kh * kw, oh * ow)
     kernels = weight.reshape(groups, out_channels // groups, group_in * kh * kw)
     out = torch.matmul(kernels, cols).reshape(batch, out_channels, oh, ow)
     if bias is not None:
         out = out + bias.reshape(1, -1, 1, 1)
-    return out if batched else out.squeeze(0)
+    return unbatch(out, batched)

@@ -17,16 +17,31 @@ The depthwise-separable example of the book: a 7x7x3 input, 5x5 output, 128 3x3 
 
 from __future__ import annotations
 
-from ._checks import check_channels_divisible, check_int, pair
-from .arithmetic import conv_output_size, conv_transpose_output_size, pool_output_size
+import math
+from collections.abc import Sequence
+
+from ._checks import Size2, check_bool, check_channels_divisible, check_int, int_tuple, pair
+from .arithmetic import (
+    conv_output_shape,
+    conv_output_size,
+    conv_transpose_output_size,
+    pool_output_size,
+)
 
 __all__ = [
     "bottleneck_mults",
     "bottleneck_params",
+    "conv1d_mults",
+    "conv1d_params",
     "conv1x1_mults",
     "conv2d_memory_elements",
     "conv2d_mults",
     "conv2d_params",
+    "conv2plus1d_mid_channels",
+    "conv2plus1d_mults",
+    "conv2plus1d_params",
+    "conv3d_mults",
+    "conv3d_params",
     "conv_transpose2d_mults",
     "conv_transpose2d_subpixel_mults",
     "conv_transpose2d_zero_insertion_mults",
@@ -51,9 +66,12 @@ __all__ = [
 
 
 def output_hw(
-    height: int, width: int, kernel_size, stride=1, padding=0, dilation=1
+    height: int, width: int, kernel_size: Size2, stride: Size2 = 1, padding: Size2 = 0,
+    dilation: Size2 = 1
 ) -> tuple[int, int]:
     """Output (height, width) of a 2-D convolution (:func:`.arithmetic.conv_output_size`)."""
+    height = check_int("height", height, minimum=1)
+    width = check_int("width", width, minimum=1)
     kh, kw = pair("kernel_size", kernel_size)
     sh, sw = pair("stride", stride)
     ph, pw = pair("padding", padding, minimum=0)
@@ -65,7 +83,7 @@ def output_hw(
 
 
 def conv2d_params(
-    in_channels: int, out_channels: int, kernel_size, groups: int = 1, bias: bool = True
+    in_channels: int, out_channels: int, kernel_size: Size2, groups: int = 1, bias: bool = True
 ) -> int:
     """Parameters of a ``Conv2d``: ``C_out * (C_in / g) * kh * kw`` (+ ``C_out`` bias terms).
 
@@ -77,8 +95,7 @@ def conv2d_params(
     groups = check_int("groups", groups, minimum=1)
     check_channels_divisible("in_channels", in_channels, groups)
     check_channels_divisible("out_channels", out_channels, groups)
-    if not isinstance(bias, bool):
-        raise TypeError(f"bias must be a bool, got {bias!r}")
+    bias = check_bool("bias", bias)
     kh, kw = pair("kernel_size", kernel_size)
     return out_channels * (in_channels // groups) * kh * kw + (out_channels if bias else 0)
 
@@ -88,10 +105,10 @@ def conv2d_mults(
     width: int,
     in_channels: int,
     out_channels: int,
-    kernel_size,
-    stride=1,
-    padding=0,
-    dilation=1,
+    kernel_size: Size2,
+    stride: Size2 = 1,
+    padding: Size2 = 0,
+    dilation: Size2 = 1,
     groups: int = 1,
 ) -> int:
     """Multiplications of a 2-D convolution on one (C_in, H, W) image.
@@ -116,9 +133,9 @@ def depthwise_separable_mults(
     width: int,
     in_channels: int,
     out_channels: int,
-    kernel_size,
-    stride=1,
-    padding=0,
+    kernel_size: Size2,
+    stride: Size2 = 1,
+    padding: Size2 = 0,
     multiplier: int = 1,
 ) -> int:
     """Multiplications of a depthwise ``k x k`` convolution followed by a pointwise ``1 x 1``.
@@ -156,12 +173,11 @@ def richardson_lucy_ffts(num_iter: int, reuse_spectra: bool = True) -> int:
     (122, 180)
     """
     num_iter = check_int("num_iter", num_iter, minimum=1)
-    if not isinstance(reuse_spectra, bool):
-        raise TypeError(f"reuse_spectra must be a bool, got {reuse_spectra!r}")
+    reuse_spectra = check_bool("reuse_spectra", reuse_spectra)
     return 4 * num_iter + 2 if reuse_spectra else 6 * num_iter
 
 
-def richardson_lucy_direct_mults(height: int, width: int, kernel_size, num_iter: int) -> int:
+def richardson_lucy_direct_mults(height: int, width: int, kernel_size: Size2, num_iter: int) -> int:
     """Multiplications of Richardson–Lucy with direct (sliding-window) ``same`` convolutions.
 
     .. math:: 2 n \\cdot H W \\cdot k_h k_w
@@ -182,8 +198,11 @@ def richardson_lucy_direct_mults(height: int, width: int, kernel_size, num_iter:
 # == transposed / dilated ==
 
 
-def _transpose_geometry(height, width, in_channels, out_channels, kernel_size, stride, padding,
-                        output_padding, groups, dilation):
+def _transpose_geometry(height: int, width: int, in_channels: int, out_channels: int,
+                        kernel_size: Size2, stride: Size2, padding: Size2,
+                        output_padding: Size2, groups: int, dilation: Size2
+                        ) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int],
+                                   tuple[int, int], tuple[int, int], int]:
     """Checked pairs and sizes shared by the transposed-convolution counts."""
     in_channels = check_int("in_channels", in_channels, minimum=1)
     out_channels = check_int("out_channels", out_channels, minimum=1)
@@ -195,17 +214,19 @@ def _transpose_geometry(height, width, in_channels, out_channels, kernel_size, s
     extras = pair("output_padding", output_padding, minimum=0)
     dilations = pair("dilation", dilation)
     sizes = (check_int("height", height, minimum=1), check_int("width", width, minimum=1))
-    outputs = tuple(
-        conv_transpose_output_size(i, k, s, p, op, d)
-        for i, k, s, p, op, d in zip(sizes, kernel, strides, paddings, extras, dilations,
-                                     strict=True)
+    outputs = (
+        conv_transpose_output_size(sizes[0], kernel[0], strides[0], paddings[0], extras[0],
+                                   dilations[0]),
+        conv_transpose_output_size(sizes[1], kernel[1], strides[1], paddings[1], extras[1],
+                                   dilations[1]),
     )
     return sizes, outputs, kernel, strides, dilations, in_channels // groups
 
 
 def conv_transpose2d_mults(height: int, width: int, in_channels: int, out_channels: int,
-                           kernel_size, stride=1, padding=0, output_padding=0, groups: int = 1,
-                           dilation=1) -> int:
+                           kernel_size: Size2, stride: Size2 = 1, padding: Size2 = 0,
+                           output_padding: Size2 = 0, groups: int = 1,
+                           dilation: Size2 = 1) -> int:
     """Multiplications of a transposed convolution computed directly (GEMM + col2im).
 
     .. math:: H W \\cdot C_{in} \\cdot (C_{out} / g) \\cdot k_h k_w
@@ -223,8 +244,10 @@ def conv_transpose2d_mults(height: int, width: int, in_channels: int, out_channe
 
 
 def conv_transpose2d_zero_insertion_mults(height: int, width: int, in_channels: int,
-                                          out_channels: int, kernel_size, stride=1, padding=0,
-                                          output_padding=0, groups: int = 1, dilation=1) -> int:
+                                          out_channels: int, kernel_size: Size2,
+                                          stride: Size2 = 1, padding: Size2 = 0,
+                                          output_padding: Size2 = 0, groups: int = 1,
+                                          dilation: Size2 = 1) -> int:
     """Multiplications of the zero-insertion method: a stride-1 convolution on the stuffed input.
 
     .. math:: H_{out} W_{out} \\cdot C_{out} \\cdot (C_{in} / g) \\cdot k_h k_w
@@ -242,26 +265,40 @@ def conv_transpose2d_zero_insertion_mults(height: int, width: int, in_channels: 
 
 
 def conv_transpose2d_subpixel_mults(height: int, width: int, in_channels: int,
-                                    out_channels: int, kernel_size, stride=1, padding=0,
-                                    output_padding=0, groups: int = 1, dilation=1) -> int:
-    """Multiplications of the sub-pixel (kernel padding + depth_to_space) method.
+                                    out_channels: int, kernel_size: Size2, stride: Size2 = 1,
+                                    padding: Size2 = 0,
+                                    output_padding: Size2 = 0, groups: int = 1,
+                                    dilation: Size2 = 1) -> int:
+    """Multiplications of the sub-pixel method (one small convolution per phase size).
 
-    With ``K = ceil((d (k - 1) + 1) / s)`` taps per phase sub-kernel, one convolution with
-    padding ``K - 1`` on the ``H x W`` input and ``s_h s_w C_out`` output channels:
+    Phase ``a`` of an axis owns the taps ``j`` with ``d j = a (mod s)``: ``T_a`` of them,
+    neither zero-padded nor dilation holes, ``d' = d / gcd(s, d)`` apart in the phase's own
+    convolution, which has padding ``d' (T_a - 1)`` on the ``H x W`` input
+    (``convnotes.transposed.conv_transpose2d_subpixel``):
 
-    .. math:: (H + K_h - 1)(W + K_w - 1) \\cdot s_h s_w C_{out} \\cdot (C_{in} / g)
-        \\cdot K_h K_w
+    .. math:: \\sum_{a < s_h} \\sum_{b < s_w} (H + d'_h (T_a - 1))(W + d'_w (T_b - 1))
+        \\cdot C_{out} \\cdot (C_{in} / g) \\cdot T_a T_b
+
+    With ``d = 1`` and ``s`` dividing ``k`` every phase has ``K = k / s`` taps and this is
+    ``(H + K - 1)(W + K - 1) s^2 C_out (C_in / g) K^2``, the count of the "kernel padding"
+    form (one convolution with ``s^2 C_out`` channels and zero-padded ``K x K`` sub-kernels);
+    otherwise that form would multiply zeros, which this count (and the code) does not.
 
     >>> conv_transpose2d_subpixel_mults(8, 8, 16, 16, 4, stride=2, padding=1)
     331776
+    >>> conv_transpose2d_subpixel_mults(8, 8, 16, 16, 3, stride=2, padding=1)
+    173056
     """
     (h, w), _, kernel, strides, dilations, group_in = _transpose_geometry(
         height, width, in_channels, out_channels, kernel_size, stride, padding, output_padding,
         groups, dilation)
-    taps = [-(-(d * (k - 1) + 1) // s) for k, s, d in zip(kernel, strides, dilations,
-                                                          strict=True)]
-    rows, cols = h + taps[0] - 1, w + taps[1] - 1
-    return rows * cols * strides[0] * strides[1] * out_channels * group_in * taps[0] * taps[1]
+    per_axis = []
+    for size, k, s, d in zip((h, w), kernel, strides, dilations, strict=True):
+        taps = [sum((d * j - a) % s == 0 for j in range(k)) for a in range(s)]
+        spacing = d // math.gcd(s, d)
+        per_axis.append([(size + spacing * (t - 1), t) for t in taps if t > 0])
+    return sum(rows * cols * out_channels * group_in * th * tw
+               for rows, th in per_axis[0] for cols, tw in per_axis[1])
 
 
 # == grouped / pointwise ==
@@ -280,7 +317,8 @@ def conv1x1_mults(height: int, width: int, in_channels: int, out_channels: int,
 
 
 def conv2d_memory_elements(height: int, width: int, in_channels: int, out_channels: int,
-                           kernel_size, stride=1, padding=0, dilation=1, groups: int = 1) -> int:
+                           kernel_size: Size2, stride: Size2 = 1, padding: Size2 = 0,
+                           dilation: Size2 = 1, groups: int = 1) -> int:
     """Numbers a convolution must read or write at least once: input + output + weights.
 
     .. math:: C_{in} H W + C_{out} H_{out} W_{out} + C_{out} (C_{in}/g) k_h k_w
@@ -303,8 +341,7 @@ def conv2d_memory_elements(height: int, width: int, in_channels: int, out_channe
 
 
 def _check_batch_norm(batch_norm: bool) -> None:
-    if not isinstance(batch_norm, bool):
-        raise TypeError(f"batch_norm must be a bool, got {batch_norm!r}")
+    check_bool("batch_norm", batch_norm)
 
 
 def bottleneck_params(channels: int, bottleneck_channels: int, groups: int = 1,
@@ -363,8 +400,7 @@ def shuffle_unit_widths(in_channels: int, out_channels: int, groups: int = 3, st
     stride = check_int("stride", stride, minimum=1)
     if stride not in (1, 2):
         raise ValueError(f"stride must be one of (1, 2), got {stride}")
-    if not isinstance(group_first_conv, bool):
-        raise TypeError(f"group_first_conv must be a bool, got {group_first_conv!r}")
+    group_first_conv = check_bool("group_first_conv", group_first_conv)
     if stride == 1 and out_channels != in_channels:
         raise ValueError(f"out_channels must equal in_channels={in_channels} for stride=1 "
                          f"(residual addition), got {out_channels}")
@@ -445,8 +481,7 @@ def squeeze_excitation_params(channels: int, reduction: int = 16, bias: bool = T
     (8464, 8192)
     """
     channels, hidden = _squeeze_width(channels, reduction)
-    if not isinstance(bias, bool):
-        raise TypeError(f"bias must be a bool, got {bias!r}")
+    bias = check_bool("bias", bias)
     return 2 * channels * hidden + ((hidden + channels) if bias else 0)
 
 
@@ -470,8 +505,9 @@ def squeeze_excitation_mults(height: int, width: int, channels: int,
 # == separable ==
 
 
-def spatially_separable_mults(height: int, width: int, kernel_size, *, in_channels: int = 1,
-                              out_channels: int = 1, stride=1, padding=0, dilation=1,
+def spatially_separable_mults(height: int, width: int, kernel_size: Size2, *, in_channels: int = 1,
+                              out_channels: int = 1, stride: Size2 = 1, padding: Size2 = 0,
+                              dilation: Size2 = 1,
                               groups: int = 1) -> int:
     """Multiplications of a spatially separable convolution: a vertical, then a horizontal pass.
 
@@ -504,7 +540,7 @@ def spatially_separable_mults(height: int, width: int, kernel_size, *, in_channe
     return out_h * width * pairs * kh + out_h * out_w * pairs * kw
 
 
-def spatially_separable_params(in_channels: int, out_channels: int, kernel_size,
+def spatially_separable_params(in_channels: int, out_channels: int, kernel_size: Size2,
                                groups: int = 1, bias: bool = True) -> int:
     """Parameters of a spatially separable convolution: ``kh + kw`` per kernel instead of
     ``kh * kw``.
@@ -520,7 +556,7 @@ def spatially_separable_params(in_channels: int, out_channels: int, kernel_size,
     return full - kernels * kh * kw + kernels * (kh + kw)
 
 
-def depthwise_separable_params(in_channels: int, out_channels: int, kernel_size,
+def depthwise_separable_params(in_channels: int, out_channels: int, kernel_size: Size2,
                                multiplier: int = 1, bias: bool = True) -> int:
     """Parameters of a depthwise ``k x k`` + pointwise ``1 x 1`` pair (bias on the pointwise).
 
@@ -537,7 +573,8 @@ def depthwise_separable_params(in_channels: int, out_channels: int, kernel_size,
 
 
 def flattened_conv_mults(height: int, width: int, in_channels: int, out_channels: int,
-                         kernel_size, stride=1, padding=0, dilation=1) -> int:
+                         kernel_size: Size2, stride: Size2 = 1, padding: Size2 = 0,
+                         dilation: Size2 = 1) -> int:
     """Multiplications of a flattened convolution (Jin et al.): lateral, vertical, horizontal.
 
     A ``1 x 1`` convolution ``C_in -> C_out`` on the ``H x W`` input, then a ``kh x 1`` and a
@@ -561,7 +598,7 @@ def flattened_conv_mults(height: int, width: int, in_channels: int, out_channels
     return lateral + out_h * width * out_channels * kh + out_h * out_w * out_channels * kw
 
 
-def flattened_conv_params(in_channels: int, out_channels: int, kernel_size,
+def flattened_conv_params(in_channels: int, out_channels: int, kernel_size: Size2,
                           bias: bool = True) -> int:
     """Parameters of a flattened convolution: ``C_in + kh + kw`` per output channel.
 
@@ -572,8 +609,7 @@ def flattened_conv_params(in_channels: int, out_channels: int, kernel_size,
     """
     in_channels = check_int("in_channels", in_channels, minimum=1)
     out_channels = check_int("out_channels", out_channels, minimum=1)
-    if not isinstance(bias, bool):
-        raise TypeError(f"bias must be a bool, got {bias!r}")
+    bias = check_bool("bias", bias)
     kh, kw = pair("kernel_size", kernel_size)
     return out_channels * (in_channels + kh + kw) + (out_channels if bias else 0)
 
@@ -582,16 +618,18 @@ def flattened_conv_params(in_channels: int, out_channels: int, kernel_size,
 
 
 def deform_conv2d_sampling_mults(out_height: int, out_width: int, in_channels: int,
-                                 kernel_size, offset_groups: int = 1,
+                                 kernel_size: Size2, offset_groups: int = 1,
                                  modulated: bool = False) -> int:
     """Multiplications of the bilinear sampling inside a deformable convolution (one image).
 
-    .. math:: H_{out} W_{out} \\, k_h k_w \\left(4 C_{in} + 4 G (1 + [\\text{mask}])\\right)
+    .. math:: H_{out} W_{out} \\, k_h k_w \\left(4 C_{in} + 4 G + [\\text{mask}]\\, C_{in}\\right)
 
     Each of the ``H_out W_out k_h k_w`` sample points of an offset group ``G`` needs four corner
-    weights (one product each, times the mask when modulated), then every input channel
-    multiplies its four corner values by them (``convnotes.deformable``). Index arithmetic
-    and the comparisons that zero corners outside the image are not counted.
+    weights (one product of two 1-D weights each), then every input channel multiplies its
+    four corner values by them (the bilinear rule of ``F.grid_sample``, which
+    ``convnotes.deformable`` calls); with a mask every sampled value is multiplied by its
+    mask entry. Index arithmetic (the normalisation of the coordinates) and the
+    comparisons that zero corners outside the image are not counted.
 
     >>> deform_conv2d_sampling_mults(32, 32, 64, 3)
     2396160
@@ -601,15 +639,15 @@ def deform_conv2d_sampling_mults(out_height: int, out_width: int, in_channels: i
     in_channels = check_int("in_channels", in_channels, minimum=1)
     offset_groups = check_int("offset_groups", offset_groups, minimum=1)
     check_channels_divisible("in_channels", in_channels, offset_groups)
-    if not isinstance(modulated, bool):
-        raise TypeError(f"modulated must be a bool, got {modulated!r}")
+    modulated = check_bool("modulated", modulated)
     kh, kw = pair("kernel_size", kernel_size)
-    per_point = 4 * in_channels + 4 * offset_groups * (2 if modulated else 1)
+    per_point = 4 * in_channels + 4 * offset_groups + (in_channels if modulated else 0)
     return out_height * out_width * kh * kw * per_point
 
 
 def deform_conv2d_mults(height: int, width: int, in_channels: int, out_channels: int,
-                        kernel_size, stride=1, padding=0, dilation=1, groups: int = 1,
+                        kernel_size: Size2, stride: Size2 = 1, padding: Size2 = 0,
+                        dilation: Size2 = 1, groups: int = 1,
                         offset_groups: int = 1, modulated: bool = False,
                         predictor: bool = False) -> int:
     """Multiplications of a deformable convolution on one (C_in, H, W) image.
@@ -625,8 +663,7 @@ def deform_conv2d_mults(height: int, width: int, in_channels: int, out_channels:
     >>> deform_conv2d_mults(32, 32, 64, 64, 3, padding=1, predictor=True)
     50761728
     """
-    if not isinstance(predictor, bool):
-        raise TypeError(f"predictor must be a bool, got {predictor!r}")
+    predictor = check_bool("predictor", predictor)
     out_h, out_w = output_hw(height, width, kernel_size, stride, padding, dilation)
     total = deform_conv2d_sampling_mults(out_h, out_w, in_channels, kernel_size, offset_groups,
                                          modulated)
@@ -640,8 +677,9 @@ def deform_conv2d_mults(height: int, width: int, in_channels: int, out_channels:
     return total
 
 
-def pool2d_ops(height: int, width: int, channels: int, kernel_size, stride=None, padding=0,
-               dilation=1, ceil_mode: bool = False) -> int:
+def pool2d_ops(height: int, width: int, channels: int, kernel_size: Size2,
+               stride: Size2 | None = None, padding: Size2 = 0,
+               dilation: Size2 = 1, ceil_mode: bool = False) -> int:
     """Reduction steps of a max, min or average pooling on one (C, H, W) image.
 
     .. math:: C \\cdot H_{out} W_{out} \\cdot (k_h k_w - 1)
@@ -657,6 +695,8 @@ def pool2d_ops(height: int, width: int, channels: int, kernel_size, stride=None,
     >>> conv2d_mults(224, 224, 64, 64, 2, stride=2) / pool2d_ops(224, 224, 64, 2)   # 4C/3
     85.33333333333333
     """
+    height = check_int("height", height, minimum=1)
+    width = check_int("width", width, minimum=1)
     channels = check_int("channels", channels, minimum=1)
     kh, kw = pair("kernel_size", kernel_size)
     sh, sw = (kh, kw) if stride is None else pair("stride", stride)
@@ -665,3 +705,186 @@ def pool2d_ops(height: int, width: int, channels: int, kernel_size, stride=None,
     out_h = pool_output_size(height, kh, sh, ph, dh, ceil_mode)
     out_w = pool_output_size(width, kw, sw, pw, dw, ceil_mode)
     return channels * out_h * out_w * (kh * kw - 1)
+
+
+# == 1-D and 3-D convolution (chapter 10) ==
+
+
+def _check_layer_channels(in_channels: int, out_channels: int, groups: int) -> tuple[int, int, int]:
+    """Checked (in_channels, out_channels, groups), both channel counts divisible by groups."""
+    in_channels = check_int("in_channels", in_channels, minimum=1)
+    out_channels = check_int("out_channels", out_channels, minimum=1)
+    groups = check_int("groups", groups, minimum=1)
+    check_channels_divisible("in_channels", in_channels, groups)
+    check_channels_divisible("out_channels", out_channels, groups)
+    return in_channels, out_channels, groups
+
+
+def _convnd_params(axes: int, in_channels: int, out_channels: int,
+                   kernel_size: int | Sequence[int], groups: int, bias: bool) -> int:
+    """Parameters of an ``axes``-D convolution: ``C_out (C_in / g) prod(k)`` (+ ``C_out``)."""
+    in_channels, out_channels, groups = _check_layer_channels(in_channels, out_channels, groups)
+    bias = check_bool("bias", bias)
+    taps = math.prod(int_tuple("kernel_size", kernel_size, axes))
+    return out_channels * (in_channels // groups) * taps + (out_channels if bias else 0)
+
+
+def _convnd_mults(size: Sequence[int], in_channels: int, out_channels: int,
+                  kernel_size: int | Sequence[int], stride: int | Sequence[int],
+                  padding: int | Sequence[int], dilation: int | Sequence[int],
+                  groups: int) -> int:
+    """Multiplications of a convolution over ``len(size)`` axes on one input."""
+    in_channels, out_channels, groups = _check_layer_channels(in_channels, out_channels, groups)
+    taps = math.prod(int_tuple("kernel_size", kernel_size, len(size)))
+    positions = math.prod(conv_output_shape(size, kernel_size, stride, padding, dilation))
+    return positions * out_channels * (in_channels // groups) * taps
+
+
+def conv1d_params(in_channels: int, out_channels: int, kernel_size: int | Sequence[int],
+                  groups: int = 1, bias: bool = True) -> int:
+    """Parameters of a ``Conv1d``: ``C_out * (C_in / g) * k`` (+ ``C_out`` bias terms).
+
+    >>> conv1d_params(64, 64, 3, bias=False)
+    12288
+    """
+    return _convnd_params(1, in_channels, out_channels, kernel_size, groups, bias)
+
+
+def conv1d_mults(length: int, in_channels: int, out_channels: int,
+                 kernel_size: int | Sequence[int], stride: int | Sequence[int] = 1,
+                 padding: int | Sequence[int] = 0, dilation: int | Sequence[int] = 1,
+                 groups: int = 1) -> int:
+    """Multiplications of a 1-D convolution on one (C_in, L) sequence.
+
+    .. math:: L_{out} \\cdot C_{out} \\cdot (C_{in} / g) \\cdot k
+
+    Zero padding is counted as multiplied, as in :func:`conv2d_mults`. A causal layer
+    (``convnotes.dimensions.causal_conv1d``: :math:`d(k - 1)` zeros on the left only) has
+    :math:`L_{out} = L`; count it as ``conv1d_mults(length + d * (k - 1), ...)`` without
+    padding.
+
+    >>> conv1d_mults(16000, 64, 64, 3, padding=1)
+    196608000
+    """
+    length = check_int("length", length, minimum=1)
+    return _convnd_mults((length,), in_channels, out_channels, kernel_size, stride, padding,
+                         dilation, groups)
+
+
+def conv3d_params(in_channels: int, out_channels: int, kernel_size: int | Sequence[int],
+                  groups: int = 1, bias: bool = True) -> int:
+    """Parameters of a ``Conv3d``: ``C_out * (C_in / g) * k_t * k_h * k_w`` (+ ``C_out``).
+
+    >>> conv3d_params(64, 64, 3, bias=False), conv3d_params(64, 64, (1, 3, 3), bias=False)
+    (110592, 36864)
+    """
+    return _convnd_params(3, in_channels, out_channels, kernel_size, groups, bias)
+
+
+def conv3d_mults(depth: int, height: int, width: int, in_channels: int, out_channels: int,
+                 kernel_size: int | Sequence[int], stride: int | Sequence[int] = 1,
+                 padding: int | Sequence[int] = 0, dilation: int | Sequence[int] = 1,
+                 groups: int = 1) -> int:
+    """Multiplications of a 3-D convolution on one (C_in, D, H, W) volume or clip.
+
+    .. math:: D_{out} H_{out} W_{out} \\cdot C_{out} \\cdot (C_{in} / g) \\cdot k_t k_h k_w
+
+    ``depth`` is the first spatial axis: frames of a clip, slices of a scan.
+
+    >>> conv3d_mults(16, 112, 112, 64, 64, 3, padding=1)
+    22196256768
+    """
+    sizes = tuple(check_int(name, value, minimum=1)
+                  for name, value in (("depth", depth), ("height", height), ("width", width)))
+    return _convnd_mults(sizes, in_channels, out_channels, kernel_size, stride, padding,
+                         dilation, groups)
+
+
+def conv2plus1d_mid_channels(in_channels: int, out_channels: int,
+                             kernel_size: int | Sequence[int] = 3) -> int:
+    """Width ``M`` of a (2+1)D block by Tran et al.'s parameter-matching rule.
+
+    .. math::
+
+        M = \\left\\lfloor \\frac{t d^2 N_{in} N_{out}}{d^2 N_{in} + t N_{out}}
+        \\right\\rfloor
+
+    A ``(1, d, d)`` convolution from :math:`N_{in}` to :math:`M` channels followed by a
+    ``(t, 1, 1)`` one to :math:`N_{out}` has :math:`M (d^2 N_{in} + t N_{out})` weights, at
+    most the :math:`t d^2 N_{in} N_{out}` of the full ``t x d x d`` convolution and fewer by
+    less than :math:`d^2 N_{in} + t N_{out}` (the floor).
+
+    Parameters
+    ----------
+    kernel_size : int or (int, int)
+        ``(t, d)``: temporal and spatial kernel size (an int means both).
+
+    Raises
+    ------
+    ValueError
+        When the rule gives ``M = 0`` (e.g. one channel in and out with ``t = 1``).
+
+    References
+    ----------
+    D. Tran, H. Wang, L. Torresani, J. Ray, Y. LeCun and M. Paluri, "A closer look at
+    spatiotemporal convolutions for action recognition", CVPR 2018, section 3.5.
+
+    >>> conv2plus1d_mid_channels(64, 64, 3), conv2plus1d_mid_channels(3, 64, (3, 7))
+    (144, 83)
+    """
+    in_channels = check_int("in_channels", in_channels, minimum=1)
+    out_channels = check_int("out_channels", out_channels, minimum=1)
+    t, d = pair("kernel_size", kernel_size)
+    mid = (t * d * d * in_channels * out_channels) // (d * d * in_channels + t * out_channels)
+    if mid < 1:
+        raise ValueError(f"the parameter-matching rule gives mid_channels = 0 for in_channels="
+                         f"{in_channels}, out_channels={out_channels}, kernel_size={(t, d)}; "
+                         f"pass mid_channels explicitly")
+    return mid
+
+
+def _conv2plus1d_width(in_channels: int, out_channels: int, kernel_size: int | Sequence[int],
+                       mid_channels: int | None) -> int:
+    """``mid_channels`` checked, or the parameter-matching default."""
+    if mid_channels is None:
+        return conv2plus1d_mid_channels(in_channels, out_channels, kernel_size)
+    return check_int("mid_channels", mid_channels, minimum=1)
+
+
+def conv2plus1d_params(in_channels: int, out_channels: int,
+                       kernel_size: int | Sequence[int] = 3, mid_channels: int | None = None,
+                       bias: bool = True) -> int:
+    """Parameters of a (2+1)D block: ``M d^2 N_in + N_out t M`` (+ ``M + N_out`` biases).
+
+    >>> conv2plus1d_params(64, 64, 3, bias=False) == conv3d_params(64, 64, 3, bias=False)
+    True
+    """
+    mid = _conv2plus1d_width(in_channels, out_channels, kernel_size, mid_channels)
+    t, d = pair("kernel_size", kernel_size)
+    return (_convnd_params(3, in_channels, mid, (1, d, d), 1, bias)
+            + _convnd_params(3, mid, out_channels, (t, 1, 1), 1, bias))
+
+
+def conv2plus1d_mults(depth: int, height: int, width: int, in_channels: int, out_channels: int,
+                      kernel_size: int | Sequence[int] = 3, mid_channels: int | None = None,
+                      stride: int | Sequence[int] = 1, padding: int | Sequence[int] = 0) -> int:
+    """Multiplications of a (2+1)D block on one (C_in, D, H, W) clip.
+
+    The spatial ``(1, d, d)`` convolution (stride and padding ``(1, s, s)``, ``(0, p, p)``)
+    on every frame, then the temporal ``(t, 1, 1)`` one (``(s_t, 1, 1)``, ``(p_t, 0, 0)``) on
+    its output, where ``stride = (s_t, s)`` and ``padding = (p_t, p)``:
+
+    .. math:: D H' W' \\cdot M N_{in} d^2 + D' H' W' \\cdot N_{out} M t
+
+    >>> conv2plus1d_mults(16, 112, 112, 64, 64, 3, padding=1)
+    22196256768
+    """
+    mid = _conv2plus1d_width(in_channels, out_channels, kernel_size, mid_channels)
+    t, d = pair("kernel_size", kernel_size)
+    (st, ss), (pt, ps) = pair("stride", stride), pair("padding", padding, minimum=0)
+    spatial = conv3d_mults(depth, height, width, in_channels, mid, (1, d, d), (1, ss, ss),
+                           (0, ps, ps))
+    frames, rows, cols = conv_output_shape((depth, height, width), (1, d, d), (1, ss, ss),
+                                           (0, ps, ps))
+    return spatial + conv3d_mults(frames, rows, cols, mid, out_channels, (t, 1, 1),
+                                  (st, 1, 1), (pt, 0, 0))

@@ -15,11 +15,17 @@ Plus the PSFs (:func:`gaussian_psf`, :func:`motion_psf`), the forward model :fun
 transfer function :func:`transfer_function` (twin ``skimage.restoration.uft.ir2tf``) and the
 quality measure :func:`psnr` (twin ``skimage.metrics.peak_signal_noise_ratio``).
 
-NumPy input runs in float64 with ``scipy.fft`` and returns NumPy arrays of shape ``(H, W)``.
+NumPy input runs with ``scipy.fft`` and returns NumPy arrays of shape ``(H, W)``: float32 stays
+float32 (as in ``skimage``, whose ``_supported_float_type`` keeps it), every other real dtype
+runs in float64.
 Torch input runs on the tensor's device and dtype (float32 or float64) and returns a tensor;
 it may be a batch: ``(H, W)``, ``(N, H, W)`` or ``(N, C, H, W)``, every ``(H, W)`` slice
 deconvolved with the same 2-D PSF. A NumPy PSF is copied to the image's device and dtype; a
 PSF tensor must already be on the image's device.
+
+Images and PSFs must be finite (a NaN or infinity is refused, naming the argument): the
+Fourier-domain methods make every output pixel depend on every input pixel, so one NaN would
+reach the whole result.
 
 This is the *inverse* of a convolution. The layer that CNN papers call "deconvolution" is a
 transposed convolution (chapter 3): the adjoint of a convolution, not its inverse.
@@ -51,20 +57,25 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeGuard, cast, overload
 
 import numpy as np
+import numpy.typing as npt
 import scipy.fft
 import torch
 import torch.nn.functional as F
 
 from ._checks import (
+    Size2,
+    check_bool,
     check_finite,
     check_float_tensor,
     check_int,
+    check_no_zero_size,
     check_non_negative_values,
     check_number,
     check_one_of,
+    check_real,
     check_same_device,
     check_shape,
     check_tensor,
@@ -85,6 +96,8 @@ __all__ = [
 ]
 
 Array = np.ndarray | torch.Tensor
+#: What the NumPy path accepts as an image or a kernel (converted with ``np.asarray``).
+ArrayInput = np.ndarray | npt.ArrayLike
 
 #: Added to the re-blurred estimate before dividing, exactly as ``skimage`` does.
 RICHARDSON_LUCY_EPS = 1e-12
@@ -100,54 +113,62 @@ _TORCH_DTYPES = (torch.float32, torch.float64)
 # --------------------------------------------------------------------------------------------
 
 
-def _check_bool(name: str, value: Any) -> bool:
-    if not isinstance(value, bool | np.bool_):
-        raise TypeError(f"{name} must be a bool, got {value!r} of type {type(value).__name__}")
-    return bool(value)
+def _image(value: object, name: str = "image") -> Array:
+    """A finite real image: a 2-D NumPy array or a float32/float64 tensor batch.
 
-
-def _image(value: Any, name: str = "image") -> Array:
-    """A finite real image: a 2-D NumPy array (as float64) or a float32/float64 tensor batch."""
+    NumPy float32 stays float32 (like ``skimage``); other real dtypes become float64. Only
+    the leading (batch) dimensions of a tensor may be empty.
+    """
     if isinstance(value, torch.Tensor):
         check_float_tensor(name, value, ndim=(2, 3, 4))
         if value.dtype not in _TORCH_DTYPES:
             raise TypeError(f"{name} must be float32 or float64, got {value.dtype}")
+        check_no_zero_size(name, value, first_axis=value.ndim - 2)
         check_finite(name, value)
         return value
     array = ensure_array(name, value, ndim=2)
-    if np.iscomplexobj(array):
-        raise TypeError(f"{name} must be real, got dtype {array.dtype}")
-    array = array.astype(np.float64, copy=False)
+    check_real(name, array)
+    check_no_zero_size(name, array, first_axis=0)
+    array = array.astype(np.float32 if array.dtype == np.float32 else np.float64, copy=False)
     check_finite(name, array)
     return array
 
 
-def _kernel(name: str, value: Any, image: Array, *, allow_complex: bool = False) -> Array:
+def _kernel(name: str, value: object, image: Array, *, allow_complex: bool = False) -> Array:
     """A finite 2-D kernel in the image's backend (a NumPy kernel is copied to the device)."""
+    kernel: Array
     if isinstance(image, torch.Tensor):
         if isinstance(value, torch.Tensor):
-            check_tensor(name, value, ndim=2)
-            check_same_device(image=image, **{name: value})
+            tensor = check_tensor(name, value, ndim=2)
+            check_same_device(image=image, **{name: tensor})
         else:
             array = np.ascontiguousarray(ensure_array(name, value, ndim=2))  # flipped views
-            value = torch.as_tensor(array, device=image.device)
-        if value.is_complex():
+            tensor = torch.as_tensor(array, device=image.device)
+        if tensor.is_complex():
             if not allow_complex:
-                raise TypeError(f"{name} must be real, got dtype {value.dtype}")
-            kernel = value.to(torch.complex128 if image.dtype == torch.float64
-                              else torch.complex64)
+                check_real(name, tensor)
+            kernel = tensor.to(torch.complex128 if image.dtype == torch.float64
+                               else torch.complex64)
         else:
-            kernel = value.to(image.dtype)
+            kernel = tensor.to(image.dtype)
     else:
-        kernel = ensure_array(name, value, ndim=2)
-        if np.iscomplexobj(kernel):
+        array = ensure_array(name, value, ndim=2)
+        single = image.dtype == np.float32
+        if np.iscomplexobj(array):
             if not allow_complex:
-                raise TypeError(f"{name} must be real, got dtype {kernel.dtype}")
-            kernel = kernel.astype(np.complex128, copy=False)
+                check_real(name, array)
+            kernel = array.astype(np.complex64 if single else np.complex128, copy=False)
         else:
-            kernel = kernel.astype(np.float64, copy=False)
+            kernel = array.astype(np.float32 if single else np.float64, copy=False)
+    check_no_zero_size(name, kernel, first_axis=0)
     check_finite(name, kernel)
     return kernel
+
+
+def _empty_batch(image: Array) -> TypeGuard[torch.Tensor]:
+    """An empty batch of tensor images (``N = 0``): the result is empty too (torch's FFT of
+    an empty batch raises, so the operators return the empty shape directly)."""
+    return isinstance(image, torch.Tensor) and image.numel() == 0
 
 
 def _is_complex(value: Array) -> bool:
@@ -183,9 +204,9 @@ def _embed(kernel: Array, shape: tuple[int, int], centre: tuple[int, int]) -> Ar
     if isinstance(kernel, torch.Tensor):
         padded = F.pad(kernel, (0, shape[1] - cols, 0, shape[0] - rows))
         return torch.roll(padded, (-centre[0], -centre[1]), dims=(0, 1))
-    padded = np.zeros(shape, dtype=kernel.dtype)
-    padded[:rows, :cols] = kernel
-    return np.roll(padded, (-centre[0], -centre[1]), axis=(0, 1))
+    canvas = np.zeros(shape, dtype=kernel.dtype)
+    canvas[:rows, :cols] = kernel
+    return np.roll(canvas, (-centre[0], -centre[1]), axis=(0, 1))
 
 
 def _clip_unit(x: Array) -> Array:
@@ -198,7 +219,7 @@ def _clip_unit(x: Array) -> Array:
 # --------------------------------------------------------------------------------------------
 
 
-def gaussian_psf(size: Any, sigma: float) -> np.ndarray:
+def gaussian_psf(size: Size2, sigma: float) -> np.ndarray:
     """A sampled Gaussian blur kernel, normalised to sum 1.
 
     Parameters
@@ -206,7 +227,10 @@ def gaussian_psf(size: Any, sigma: float) -> np.ndarray:
     size : int or (int, int)
         Kernel height and width (odd sizes keep the peak on a pixel).
     sigma : float
-        Standard deviation in pixels, ``> 0``.
+        Standard deviation in pixels, ``> 0``. As ``sigma -> 0`` the kernel tends to a delta
+        on the centre pixel (shared equally by the central pixels of an even size), and that
+        limit is what a tiny ``sigma`` returns: the exponent is taken relative to its largest
+        value, so it never underflows to an all-zero (then NaN) kernel.
 
     Returns
     -------
@@ -233,11 +257,14 @@ def gaussian_psf(size: Any, sigma: float) -> np.ndarray:
     sigma = check_number("sigma", sigma, 0.0, strict=True)
     a = np.arange(rows) - (rows - 1) / 2
     b = np.arange(cols) - (cols - 1) / 2
-    kernel = np.exp(-(a[:, None] ** 2 + b[None, :] ** 2) / (2.0 * sigma**2))
+    squared = a[:, None] ** 2 + b[None, :] ** 2
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):  # tiny sigma
+        kernel = np.exp(-(squared - squared.min()) / (2.0 * sigma**2))
+    kernel[squared == squared.min()] = 1.0  # the peak is exp(0) even when 0 / 0 above
     return kernel / kernel.sum()
 
 
-def motion_psf(length: float, angle: float, size: Any = None) -> np.ndarray:
+def motion_psf(length: float, angle: float, size: Size2 | None = None) -> np.ndarray:
     """A straight motion blur: an anti-aliased line segment, normalised to sum 1.
 
     Parameters
@@ -293,7 +320,12 @@ def motion_psf(length: float, angle: float, size: Any = None) -> np.ndarray:
     return kernel / kernel.sum()
 
 
-def transfer_function(psf: Any, shape: Any, is_real: bool = True) -> np.ndarray | torch.Tensor:
+@overload
+def transfer_function(psf: torch.Tensor, shape: Size2, is_real: bool = True) -> torch.Tensor: ...
+@overload
+def transfer_function(psf: ArrayInput, shape: Size2, is_real: bool = True) -> np.ndarray: ...
+def transfer_function(psf: ArrayInput | torch.Tensor, shape: Size2,
+                      is_real: bool = True) -> np.ndarray | torch.Tensor:
     """The transfer function ``H`` of a PSF on an image of ``shape`` (twin ``uft.ir2tf``).
 
     Parameters
@@ -326,11 +358,16 @@ def transfer_function(psf: Any, shape: Any, is_real: bool = True) -> np.ndarray 
     ((8, 5), 1.0)
     """
     rows, cols = pair("shape", shape)
-    is_real = _check_bool("is_real", is_real)
+    is_real = check_bool("is_real", is_real)
+    kernel: Array
     if isinstance(psf, torch.Tensor):
         kernel = check_float_tensor("psf", psf, ndim=2)
     else:
-        kernel = ensure_array("psf", psf, ndim=2).astype(np.float64, copy=False)
+        kernel = ensure_array("psf", psf, ndim=2)
+        check_real("psf", kernel)
+        kernel = kernel.astype(np.float32 if kernel.dtype == np.float32 else np.float64,
+                               copy=False)
+    check_no_zero_size("psf", kernel, first_axis=0)
     check_finite("psf", kernel)
     if kernel.shape[0] > rows or kernel.shape[1] > cols:
         raise ValueError(f"psf must not be larger than the image {(rows, cols)}, "
@@ -339,7 +376,7 @@ def transfer_function(psf: Any, shape: Any, is_real: bool = True) -> np.ndarray 
     return _rfft2(placed) if is_real else _fft2(placed)
 
 
-def laplacian_transfer_function(shape: Any, is_real: bool = True) -> np.ndarray:
+def laplacian_transfer_function(shape: Size2, is_real: bool = True) -> np.ndarray:
     """Transfer function of the discrete Laplacian, Wiener's default regulariser.
 
     Parameters
@@ -372,7 +409,7 @@ def laplacian_transfer_function(shape: Any, is_real: bool = True) -> np.ndarray:
            [2., 4., 6.]])
     """
     rows, cols = pair("shape", shape)
-    is_real = _check_bool("is_real", is_real)
+    is_real = check_bool("is_real", is_real)
     row_term = 2.0 - 2.0 * np.cos(2.0 * np.pi * np.arange(rows) / rows)
     col_term = 2.0 - 2.0 * np.cos(2.0 * np.pi * np.arange(cols // 2 + 1 if is_real else cols)
                                   / cols)
@@ -397,11 +434,13 @@ class _SameConvolution:
 
     @classmethod
     def build(cls, psf: Array, image_hw: tuple[int, int]) -> _SameConvolution:
-        centre = tuple((k - 1) // 2 for k in psf.shape)
-        fft_hw = tuple(
-            scipy.fft.next_fast_len(max(n + max(c, k - 1 - c), k), real=True)
-            for n, k, c in zip(image_hw, psf.shape, centre, strict=True)
-        )
+        kh, kw = int(psf.shape[0]), int(psf.shape[1])
+        centre = ((kh - 1) // 2, (kw - 1) // 2)
+
+        def fast_length(n: int, k: int, c: int) -> int:
+            return int(scipy.fft.next_fast_len(max(n + max(c, k - 1 - c), k), real=True))
+
+        fft_hw = (fast_length(image_hw[0], kh, centre[0]), fast_length(image_hw[1], kw, centre[1]))
         mirror = psf.flip((0, 1)) if isinstance(psf, torch.Tensor) else psf[::-1, ::-1]
         return cls(image_hw, fft_hw, _rfft2(_embed(psf, fft_hw, centre)),
                    _rfft2(_embed(mirror, fft_hw, centre)))
@@ -420,7 +459,14 @@ class _SameConvolution:
         return canvas[..., :rows, :cols]
 
 
-def blur(image: Any, psf: Any, noise_std: float = 0.0, seed: int | None = None, *,
+@overload
+def blur(image: torch.Tensor, psf: ArrayInput | torch.Tensor, noise_std: float = 0.0,
+         seed: int | None = None, *, boundary: str = "zero") -> torch.Tensor: ...
+@overload
+def blur(image: ArrayInput, psf: ArrayInput, noise_std: float = 0.0,
+         seed: int | None = None, *, boundary: str = "zero") -> np.ndarray: ...
+def blur(image: ArrayInput | torch.Tensor, psf: ArrayInput | torch.Tensor,
+         noise_std: float = 0.0, seed: int | None = None, *,
          boundary: str = "zero") -> np.ndarray | torch.Tensor:
     """The forward model ``y = h * x + n``: convolve with the PSF, add Gaussian noise.
 
@@ -467,11 +513,13 @@ def blur(image: Any, psf: Any, noise_std: float = 0.0, seed: int | None = None, 
     if seed is not None:
         seed = check_int("seed", seed, minimum=0)
     check_one_of("boundary", boundary, ("zero", "periodic"))
+    if _empty_batch(image):
+        return image.clone()
     image_hw = tuple(image.shape[-2:])
     if boundary == "zero":
         blurred = _SameConvolution.build(kernel, image_hw)(image)  # a view of a larger canvas
-        is_tensor = isinstance(blurred, torch.Tensor)
-        blurred = blurred.contiguous() if is_tensor else np.ascontiguousarray(blurred)
+        blurred = (blurred.contiguous() if isinstance(blurred, torch.Tensor)
+                   else np.ascontiguousarray(blurred))
     else:
         spectrum = _rfft2(image) * transfer_function(kernel, image_hw)
         blurred = _irfft2(spectrum, image_hw)
@@ -494,7 +542,13 @@ def blur(image: Any, psf: Any, noise_std: float = 0.0, seed: int | None = None, 
 # --------------------------------------------------------------------------------------------
 
 
-def inverse_filter(image: Any, psf: Any, eps: float = 1e-3) -> np.ndarray | torch.Tensor:
+@overload
+def inverse_filter(image: torch.Tensor, psf: ArrayInput | torch.Tensor,
+                   eps: float = 1e-3) -> torch.Tensor: ...
+@overload
+def inverse_filter(image: ArrayInput, psf: ArrayInput, eps: float = 1e-3) -> np.ndarray: ...
+def inverse_filter(image: ArrayInput | torch.Tensor, psf: ArrayInput | torch.Tensor,
+                   eps: float = 1e-3) -> np.ndarray | torch.Tensor:
     """The naive inverse: divide the image spectrum by the transfer function.
 
     Parameters
@@ -534,6 +588,8 @@ def inverse_filter(image: Any, psf: Any, eps: float = 1e-3) -> np.ndarray | torc
     image = _image(image)
     kernel = _kernel("psf", psf, image)
     eps = check_number("eps", eps, 0.0)
+    if _empty_batch(image):
+        return image.clone()
     image_hw = tuple(image.shape[-2:])
     H = transfer_function(kernel, image_hw)
     kept = abs(H) >= eps if eps > 0 else H != 0
@@ -542,7 +598,7 @@ def inverse_filter(image: Any, psf: Any, eps: float = 1e-3) -> np.ndarray | torc
     return _irfft2(_rfft2(image) * gain, image_hw)
 
 
-def _transfer(name: str, value: Any, image: Array, is_real: bool) -> Array:
+def _transfer(name: str, value: object, image: Array, is_real: bool) -> Array:
     """A real kernel's transfer function, or a complex transfer function checked for shape."""
     kernel = _kernel(name, value, image, allow_complex=True)
     rows, cols = image.shape[-2:]
@@ -552,7 +608,15 @@ def _transfer(name: str, value: Any, image: Array, is_real: bool) -> Array:
     return transfer_function(kernel, (rows, cols), is_real)
 
 
-def wiener(image: Any, psf: Any, balance: float, reg: Any = None, is_real: bool = True,
+@overload
+def wiener(image: torch.Tensor, psf: ArrayInput | torch.Tensor, balance: float,
+           reg: ArrayInput | torch.Tensor | None = None, is_real: bool = True,
+           clip: bool = True) -> torch.Tensor: ...
+@overload
+def wiener(image: ArrayInput, psf: ArrayInput, balance: float, reg: ArrayInput | None = None,
+           is_real: bool = True, clip: bool = True) -> np.ndarray: ...
+def wiener(image: ArrayInput | torch.Tensor, psf: ArrayInput | torch.Tensor, balance: float,
+           reg: ArrayInput | torch.Tensor | None = None, is_real: bool = True,
            clip: bool = True) -> np.ndarray | torch.Tensor:
     """Wiener–Hunt deconvolution (twin ``skimage.restoration.wiener``).
 
@@ -609,22 +673,29 @@ def wiener(image: Any, psf: Any, balance: float, reg: Any = None, is_real: bool 
     """
     image = _image(image)
     balance = check_number("balance", balance, 0.0)
-    is_real = _check_bool("is_real", is_real)
-    clip = _check_bool("clip", clip)
+    is_real = check_bool("is_real", is_real)
+    clip = check_bool("clip", clip)
     rows, cols = image.shape[-2:]
     H = _transfer("psf", psf, image, is_real)
+    D: Array
     if reg is None:
-        D = laplacian_transfer_function((rows, cols), is_real)
-        if isinstance(image, torch.Tensor):
-            D = torch.as_tensor(D, device=image.device).to(H.dtype)
+        laplacian = laplacian_transfer_function((rows, cols), is_real)
+        D = (torch.as_tensor(laplacian, device=image.device).to(H.dtype)
+             if isinstance(H, torch.Tensor) else laplacian.astype(H.dtype, copy=False))
     else:
         D = _transfer("reg", reg, image, is_real)
-    denominator = abs(H) ** 2 + balance * abs(D) ** 2
-    known = denominator > 0
-    if isinstance(H, torch.Tensor):
+    gain: Array
+    if isinstance(H, torch.Tensor) and isinstance(D, torch.Tensor):
+        denominator = H.abs() ** 2 + balance * D.abs() ** 2
+        known = denominator > 0
         gain = torch.where(known, H.conj() / denominator.masked_fill(~known, 1.0), 0)
-    else:
-        gain = np.where(known, np.conj(H) / np.where(known, denominator, 1.0), 0)
+    elif isinstance(H, np.ndarray) and isinstance(D, np.ndarray):
+        power = np.abs(H) ** 2 + balance * np.abs(D) ** 2
+        gain = np.where(power > 0, np.conj(H) / np.where(power > 0, power, 1.0), 0)
+    else:  # _transfer puts both on the image's backend
+        raise TypeError("psf and reg must be of the image's kind (both NumPy or both torch)")
+    if _empty_batch(image):
+        return image.clone()
     if is_real:
         restored = _irfft2(_rfft2(image) * gain, (rows, cols))
     else:
@@ -637,7 +708,7 @@ def wiener(image: Any, psf: Any, balance: float, reg: Any = None, is_real: bool 
 # --------------------------------------------------------------------------------------------
 
 
-def _richardson_lucy_psf(psf: Any, image: Array) -> Array:
+def _richardson_lucy_psf(psf: object, image: Array) -> Array:
     kernel = _kernel("psf", psf, image)
     check_non_negative_values("psf", kernel)
     total = float(kernel.sum())
@@ -646,7 +717,14 @@ def _richardson_lucy_psf(psf: Any, image: Array) -> Array:
     return kernel
 
 
-def richardson_lucy(image: Any, psf: Any, num_iter: int = 50, clip: bool = True,
+@overload
+def richardson_lucy(image: torch.Tensor, psf: ArrayInput | torch.Tensor, num_iter: int = 50,
+                    clip: bool = True, filter_epsilon: float | None = None) -> torch.Tensor: ...
+@overload
+def richardson_lucy(image: ArrayInput, psf: ArrayInput, num_iter: int = 50, clip: bool = True,
+                    filter_epsilon: float | None = None) -> np.ndarray: ...
+def richardson_lucy(image: ArrayInput | torch.Tensor, psf: ArrayInput | torch.Tensor,
+                    num_iter: int = 50, clip: bool = True,
                     filter_epsilon: float | None = None) -> np.ndarray | torch.Tensor:
     """Richardson–Lucy deconvolution (twin ``skimage.restoration.richardson_lucy``).
 
@@ -704,10 +782,13 @@ def richardson_lucy(image: Any, psf: Any, num_iter: int = 50, clip: bool = True,
     image = _image(image)
     kernel = _richardson_lucy_psf(psf, image)
     num_iter = check_int("num_iter", num_iter, minimum=1)
-    clip = _check_bool("clip", clip)
+    clip = check_bool("clip", clip)
     if filter_epsilon is not None:
         filter_epsilon = check_number("filter_epsilon", filter_epsilon, 0.0)
-    convolve = _SameConvolution.build(kernel, tuple(image.shape[-2:]))
+    if _empty_batch(image):
+        return image.clone()
+    convolve = _SameConvolution.build(kernel, (int(image.shape[-2]), int(image.shape[-1])))
+    estimate: Array
     if isinstance(image, torch.Tensor):
         estimate = _richardson_lucy_loop_torch(image, convolve, num_iter, filter_epsilon)
     else:
@@ -720,7 +801,8 @@ def _richardson_lucy_loop_numpy(image: np.ndarray, convolve: _SameConvolution, n
     # The estimate and the ratio live in the top-left corner of zero-padded FFT canvases, so
     # each forward FFT reads its canvas as it is (no padded copy per call).
     rows, cols = image.shape
-    estimate_canvas, ratio_canvas = np.zeros(convolve.fft_hw), np.zeros(convolve.fft_hw)
+    estimate_canvas = np.zeros(convolve.fft_hw, dtype=image.dtype)
+    ratio_canvas = np.zeros(convolve.fft_hw, dtype=image.dtype)
     estimate, ratio = estimate_canvas[:rows, :cols], ratio_canvas[:rows, :cols]
     estimate[...] = 0.5
     for _ in range(num_iter):
@@ -738,11 +820,11 @@ def _richardson_lucy_loop_torch(image: torch.Tensor, convolve: _SameConvolution,
                                 filter_epsilon: float | None) -> torch.Tensor:
     estimate = torch.full_like(image, 0.5)
     for _ in range(num_iter):
-        reblurred = convolve(estimate) + RICHARDSON_LUCY_EPS
+        reblurred = cast(torch.Tensor, convolve(estimate)) + RICHARDSON_LUCY_EPS
         ratio = image / reblurred
         if filter_epsilon:
             ratio = ratio.masked_fill(reblurred < filter_epsilon, 0.0)
-        estimate = estimate * convolve(ratio, mirror=True)
+        estimate = estimate * cast(torch.Tensor, convolve(ratio, mirror=True))
     return estimate
 
 
@@ -768,7 +850,8 @@ def _default_data_range(reference: Array) -> float:
     return high if smallest >= 0 else high - low
 
 
-def psnr(reference: Any, estimate: Any, data_range: float | None = None) -> float:
+def psnr(reference: ArrayInput | torch.Tensor, estimate: ArrayInput | torch.Tensor,
+         data_range: float | None = None) -> float:
     """Peak signal-to-noise ratio in decibels (twin ``skimage.metrics.peak_signal_noise_ratio``).
 
     Parameters
@@ -796,25 +879,37 @@ def psnr(reference: Any, estimate: Any, data_range: float | None = None) -> floa
     >>> round(psnr(np.zeros((4, 4)), np.full((4, 4), 0.1)), 6)
     20.0
     """
+    ref: Array
+    est: Array
     if isinstance(reference, torch.Tensor) or isinstance(estimate, torch.Tensor):
-        check_float_tensor("reference", reference)
-        check_float_tensor("estimate", estimate)
-        check_same_device(reference=reference, estimate=estimate)
+        ref = check_float_tensor("reference", reference)
+        est = check_float_tensor("estimate", estimate)
+        check_same_device(reference=ref, estimate=est)
     else:
-        reference = ensure_array("reference", reference)
-        estimate = ensure_array("estimate", estimate)
-    check_shape("estimate", estimate, reference.shape)
-    check_finite("reference", reference)
-    check_finite("estimate", estimate)
+        ref = ensure_array("reference", reference)
+        est = ensure_array("estimate", estimate)
+        check_real("reference", ref)
+        check_real("estimate", est)
+    check_shape("estimate", est, ref.shape)
+    if ref.size == 0 if isinstance(ref, np.ndarray) else ref.numel() == 0:
+        raise ValueError(f"reference must not be empty (a mean over no pixels), got shape "
+                         f"{tuple(ref.shape)}")
+    check_finite("reference", ref)
+    check_finite("estimate", est)
     if data_range is None:
-        data_range = _default_data_range(reference)
+        data_range = _default_data_range(ref)
     else:
         data_range = check_number("data_range", data_range, 0.0, strict=True)
-    if isinstance(reference, torch.Tensor):
-        error = float(torch.mean((reference.double() - estimate.double()) ** 2))
+    # the mean square of difference / largest lies in (0, 1]: no overflow for huge errors
+    if isinstance(ref, torch.Tensor) and isinstance(est, torch.Tensor):
+        difference = ref.double() - est.double()
+        largest = float(difference.abs().max())
+        scaled_error = float(((difference / largest) ** 2).mean()) if largest else 0.0
     else:
-        difference = reference.astype(np.float64) - estimate.astype(np.float64)
-        error = float(np.mean(difference**2))
-    if error == 0.0:
+        gap = np.asarray(ref, dtype=np.float64) - np.asarray(est, dtype=np.float64)
+        largest = float(np.abs(gap).max())
+        scaled_error = float(np.mean((gap / largest) ** 2)) if largest else 0.0
+    if largest == 0.0:
         return math.inf
-    return 10.0 * math.log10(data_range**2 / error)
+    return 20.0 * math.log10(data_range) - 10.0 * math.log10(scaled_error) \
+        - 20.0 * math.log10(largest)

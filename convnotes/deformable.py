@@ -12,9 +12,9 @@ modulated version (DCNv2, Zhu et al., 2019) also multiplies each tap by a learne
   ``align_corners=True, padding_mode="zeros"``);
 * :func:`deform_conv2d`: the operator itself, with exactly the signature, offset layout and
   results of ``torchvision.ops.deform_conv2d`` (its twin), mask included. It samples all taps
-  of all output pixels at once into a *mosaic* of ``kh x kw`` tiles, then runs one ordinary
-  convolution whose stride equals its kernel size, so every tile meets the kernel exactly once
-  (that convolution is the GEMM of im2col + GEMM);
+  of all output pixels at once (one ``F.grid_sample``) into a *mosaic* of ``kh x kw`` tiles,
+  then runs one ordinary convolution whose stride equals its kernel size, so every tile meets
+  the kernel exactly once (that convolution is the GEMM of im2col + GEMM);
 * :func:`deformable_im2col`: the sampled values themselves, as im2col columns (the layout of
   ``F.unfold``) or as the mosaic;
 * :func:`sampling_positions` (where each tap reads) and :func:`affine_offsets` (the offsets
@@ -22,8 +22,11 @@ modulated version (DCNv2, Zhu et al., 2019) also multiplies each tap by a learne
 * :class:`DeformConv2d`: the layer, with a zero-initialised ``nn.Conv2d`` that predicts the
   offsets (and the mask) from the input, so training starts from a plain convolution.
 
-Everything is pure, vectorised torch (one gather per bilinear corner and one convolution),
-differentiable in the input, the offsets, the mask and the weights, on any device.
+Everything is pure, vectorised torch, differentiable in the input, the offsets, the mask and
+the weights, on any device. :func:`bilinear_sample` spells the interpolation out (one gather
+per corner); :func:`deform_conv2d` samples every tap with one ``F.grid_sample`` (the same
+rule, checked against it) and multiplies with one convolution, so a forward pass dispatches
+about twenty aten operations, not one per corner and tap.
 
 References
 ----------
@@ -47,22 +50,30 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ._checks import (
+    Size2,
+    as_batch,
+    check_bool,
     check_channels_divisible,
     check_conv_operands,
+    check_conv_weight,
     check_finite,
     check_float_tensor,
     check_int,
+    check_layer_input,
     check_one_of,
+    check_real,
     check_same_device,
     check_same_dtype,
     check_shape,
+    check_window_fits,
+    ensure_array,
     pair,
 )
 from .arithmetic import effective_kernel_size
@@ -101,7 +112,8 @@ def _axis_neighbours(
 
 
 def _bilinear_corners(
-    y: torch.Tensor, x: torch.Tensor, height: int, width: int, first_row: Any = 0,
+    y: torch.Tensor, x: torch.Tensor, height: int, width: int,
+    first_row: torch.Tensor | int = 0,
     row_step: int = 1,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """The four pixels around each point ``(y, x)``: table row and weight of each corner.
@@ -112,10 +124,10 @@ def _bilinear_corners(
     ``(-1, height) x (-1, width)`` fade to zero at the border and points beyond read zero.
     """
     rows, cols = _axis_neighbours(y, height), _axis_neighbours(x, width)
-    cols = [(col * row_step, col_weight) for col, col_weight in cols]
+    steps = [(col * row_step, col_weight) for col, col_weight in cols]
     for row, row_weight in rows:
         row_start = first_row + row * (width * row_step)
-        for col, col_weight in cols:
+        for col, col_weight in steps:
             yield row_start + col, row_weight * col_weight
 
 
@@ -137,13 +149,15 @@ def _interpolate_rows(
     channels of a pixel are contiguous), accumulated in place: no 4x intermediate tensor.
     ``scale`` (the DCNv2 mask, shaped like ``y``) is folded into the four corner weights.
     """
-    out = None
+    out: torch.Tensor | None = None
     for row, weight in _bilinear_corners(y, x, height, width, first_row, row_step):
         if scale is not None:
             weight = weight * scale
         values = table.index_select(0, row.reshape(-1))
         column = weight.reshape(-1, 1)
         out = values * column if out is None else out.addcmul_(values, column)
+    if out is None:  # the loop above always runs its four corners
+        raise RuntimeError("bilinear interpolation read no corner")
     return out.view(*y.shape, table.shape[1])
 
 
@@ -226,24 +240,26 @@ class _Geometry:
     output_hw: tuple[int, int]
 
 
-def _output_hw(input_hw, kernel, stride, padding, dilation, kernel_name) -> tuple[int, int]:
+def _output_hw(input_hw: tuple[int, int], kernel: tuple[int, int], stride: tuple[int, int],
+               padding: tuple[int, int], dilation: tuple[int, int],
+               kernel_name: str) -> tuple[int, int]:
     """Output size, with a ``ValueError`` naming ``kernel_name`` when the kernel does not fit."""
-    spans = [effective_kernel_size(k, d) for k, d in zip(kernel, dilation, strict=True)]
-    padded = [i + 2 * p for i, p in zip(input_hw, padding, strict=True)]
-    if any(s > p for s, p in zip(spans, padded, strict=True)):
-        raise ValueError(
-            f"{kernel_name}: the {kernel[0]}x{kernel[1]} kernel with dilation {dilation} spans "
-            f"{spans[0]}x{spans[1]}, larger than the padded input {padded[0]}x{padded[1]} "
-            f"(input {input_hw[0]}x{input_hw[1]}, padding {padding})"
-        )
-    return tuple((p - s) // st + 1 for p, s, st in zip(padded, spans, stride, strict=True))
+    check_window_fits(kernel_name, kernel, dilation, input_hw, padding, "input")
+
+    def size(axis: int) -> int:
+        span = effective_kernel_size(kernel[axis], dilation[axis])
+        return (input_hw[axis] + 2 * padding[axis] - span) // stride[axis] + 1
+
+    return size(0), size(1)
 
 
 
-def _sampling_geometry(input: Any, offset: Any, kernel_size: Any, stride: Any, padding: Any,
-                       dilation: Any, mask: Any, kernel_name: str = "kernel_size") -> _Geometry:
+def _sampling_geometry(input: torch.Tensor, offset: torch.Tensor, kernel_size: Size2,
+                       stride: Size2, padding: Size2, dilation: Size2,
+                       mask: torch.Tensor | None, kernel_name: str = "kernel_size") -> _Geometry:
     """Validate input, offset and mask as torchvision does, with errors that name them."""
     check_float_tensor("input", input, ndim=4)
+    as_batch("input", input)  # the zero-size policy: only the batch may be empty
     check_float_tensor("offset", offset, ndim=4)
     if mask is not None:
         check_float_tensor("mask", mask, ndim=4)
@@ -269,41 +285,43 @@ def _sampling_geometry(input: Any, offset: Any, kernel_size: Any, stride: Any, p
     return _Geometry(offset_groups, kernel, stride, padding, dilation, output_hw)
 
 
-def _weight_groups(input: torch.Tensor, weight: Any, bias: Any) -> int:
+def _weight_groups(input: torch.Tensor, weight: torch.Tensor,
+                   bias: torch.Tensor | None) -> int:
     """Validate weight and bias against the input; return ``groups = C_in / weight.shape[1]``."""
     check_conv_operands(input, weight, bias, input_name="input", input_ndim=4)
-    in_channels = input.shape[1]
-    out_channels, group_in = weight.shape[:2]
+    in_channels, group_in = input.shape[1], weight.shape[1]
     if group_in == 0 or in_channels % group_in != 0:
         raise ValueError(f"weight must have shape (C_out, C_in / groups, kh, kw) with "
                          f"C_in / groups dividing C_in={in_channels}, got {tuple(weight.shape)}")
     groups = in_channels // group_in
-    check_channels_divisible("weight.shape[0] (C_out)", out_channels, groups)
-    if bias is not None:
-        check_shape("bias", bias, (out_channels,))
+    check_conv_weight(weight, bias, in_channels, groups)
     return groups
 
 
-def _tap_positions(offset: torch.Tensor, kernel, stride, padding, dilation):
+def _tap_positions(offset: torch.Tensor, kernel: tuple[int, int], stride: tuple[int, int],
+                   padding: tuple[int, int], dilation: tuple[int, int]
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
     """Rows and columns read by every tap: two tensors of shape (N, G, kh, kw, H_out, W_out)."""
     batch, channels, out_h, out_w = offset.shape
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
     moves = offset.reshape(batch, channels // (2 * kh * kw), kh, kw, 2, out_h, out_w)
-    options = {"device": offset.device, "dtype": offset.dtype}
+    device, dtype = offset.device, offset.dtype
     # regular grid: output pixel i, tap a reads row s i - p + d a (and likewise for columns)
-    grid_rows = torch.arange(0, kh * dh, dh, **options).view(kh, 1, 1, 1) + torch.arange(
-        -ph, out_h * sh - ph, sh, **options).view(1, 1, out_h, 1)
-    grid_cols = torch.arange(0, kw * dw, dw, **options).view(1, kw, 1, 1) + torch.arange(
-        -pw, out_w * sw - pw, sw, **options).view(1, 1, 1, out_w)
+    grid_rows = torch.arange(0, kh * dh, dh, device=device, dtype=dtype).view(
+        kh, 1, 1, 1) + torch.arange(-ph, out_h * sh - ph, sh, device=device,
+                                    dtype=dtype).view(1, 1, out_h, 1)
+    grid_cols = torch.arange(0, kw * dw, dw, device=device, dtype=dtype).view(
+        1, kw, 1, 1) + torch.arange(-pw, out_w * sw - pw, sw, device=device,
+                                    dtype=dtype).view(1, 1, 1, out_w)
     return moves[:, :, :, :, 0] + grid_rows, moves[:, :, :, :, 1] + grid_cols
 
 
 def sampling_positions(
     offset: torch.Tensor,
-    kernel_size: Any,
-    stride: Any = 1,
-    padding: Any = 0,
-    dilation: Any = 1,
+    kernel_size: Size2,
+    stride: Size2 = 1,
+    padding: Size2 = 0,
+    dilation: Size2 = 1,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Where each kernel tap of a deformable convolution reads its input.
 
@@ -346,7 +364,8 @@ def sampling_positions(
     return _tap_positions(offset, kernel, stride, padding, dilation)
 
 
-def affine_offsets(matrix: Any, kernel_size: Any, dilation: Any = 1) -> torch.Tensor:
+def affine_offsets(matrix: torch.Tensor | np.ndarray | list[list[float]], kernel_size: Size2,
+                   dilation: Size2 = 1) -> torch.Tensor:
     r"""Offsets that move the taps of a centred kernel grid by a linear map.
 
     Parameters
@@ -378,10 +397,13 @@ def affine_offsets(matrix: Any, kernel_size: Any, dilation: Any = 1) -> torch.Te
             [-1.,  0.],
             [-1.,  1.]])
     """
-    dtype = matrix.dtype if isinstance(matrix, torch.Tensor) and matrix.is_floating_point() \
-        else torch.float64
-    matrix = torch.as_tensor(matrix, dtype=dtype)
+    if not isinstance(matrix, torch.Tensor):
+        matrix = torch.as_tensor(ensure_array("matrix", matrix))
+    check_real("matrix", matrix)
+    dtype = matrix.dtype if matrix.is_floating_point() else torch.float64
+    matrix = matrix.to(dtype)
     check_shape("matrix", matrix, (2, 2))
+    check_finite("matrix", matrix)
     (kh, kw), (dh, dw) = pair("kernel_size", kernel_size), pair("dilation", dilation)
     rows = (torch.arange(kh, dtype=dtype, device=matrix.device) - (kh - 1) / 2) * dh
     cols = (torch.arange(kw, dtype=dtype, device=matrix.device) - (kw - 1) / 2) * dw
@@ -394,39 +416,72 @@ def affine_offsets(matrix: Any, kernel_size: Any, dilation: Any = 1) -> torch.Te
 # --------------------------------------------------------------------------------------------
 
 
+def _power_of_two_at_least(size: int) -> int:
+    """The smallest power of two ``>= size``."""
+    return 1 << max(size - 1, 0).bit_length()
+
+
+def _normalised_tap_grid(size: int, out_size: int, kernel: int, stride: int, padding: int,
+                         dilation: int, options: dict) -> torch.Tensor:
+    """Undeformed tap positions along one axis in ``F.grid_sample``'s coordinates.
+
+    Entry ``[i, a]`` is output pixel ``i``'s tap ``a`` at pixel ``s i - p + d a``, normalised
+    for ``align_corners=False`` on an axis of ``size`` pixels: ``(2 x + 1) / size - 1``.
+    Computed in Python (``H_out kh`` numbers), one small tensor.
+    """
+    return torch.tensor(
+        [[(2 * (stride * i - padding + dilation * a) + 1) / size - 1 for a in range(kernel)]
+         for i in range(out_size)], **options)
+
+
 def _deformed_mosaic(input: torch.Tensor, offset: torch.Tensor, mask: torch.Tensor | None,
                      geo: _Geometry) -> torch.Tensor:
     """Sample every tap of every output pixel into a (N, C, H_out kh, W_out kw) mosaic.
 
     Tile ``(i, j)`` of the mosaic holds the ``kh x kw`` (masked) values that output pixel
-    ``(i, j)`` multiplies with the kernel. The result is a channels-last view (all channels of
-    a sample are contiguous); convolutions accept it without a copy.
+    ``(i, j)`` multiplies with the kernel. All ``N C kh kw H_out W_out`` samples come from one
+    ``F.grid_sample`` (bilinear, zeros outside: the rule of :func:`bilinear_sample`), so a
+    forward pass is a handful of large operations, not one per corner and tap.
+
+    ``grid_sample`` takes coordinates normalised by the image side. The image is first padded
+    with zeros at the bottom and right to sides that are powers of two (points there read
+    zero anyway): dividing by a power of two is exact, so a tap at an integer position stays
+    exactly on its pixel, and the kinks of the bilinear weights (where the offset gradient
+    jumps) fall at the integer positions, as in ``torchvision.ops.deform_conv2d``.
     """
     batch, channels, height, width = input.shape
     groups, (kh, kw), (out_h, out_w) = geo.offset_groups, geo.kernel, geo.output_hw
-    rows, cols = _tap_positions(offset, geo.kernel, geo.stride, geo.padding, geo.dilation)
-    # (N, G, kh, kw, H_out, W_out) -> mosaic order (N, H_out, kh, W_out, kw, G)
-    order = (0, 4, 2, 5, 3, 1)
-    rows, cols = rows.permute(order), cols.permute(order)
-    scale = None
-    if mask is not None:
-        scale = mask.reshape(batch, groups, kh, kw, out_h, out_w).permute(order)
-    # channels-last table: row ((n H + h) W + w) G + g holds the C / G channels of group g
-    table = input.permute(0, 2, 3, 1).reshape(-1, channels // groups)
-    image_rows = height * width * groups
-    first_row = torch.arange(0, batch * image_rows, image_rows, device=input.device).view(
-        batch, 1, 1, 1, 1, 1) + torch.arange(groups, device=input.device)
-    values = _interpolate_rows(table, first_row, groups, rows, cols, height, width, scale)
-    return values.view(batch, out_h * kh, out_w * kw, channels).permute(0, 3, 1, 2)
+    side_h, side_w = _power_of_two_at_least(height), _power_of_two_at_least(width)
+    if (side_h, side_w) != (height, width):
+        input = F.pad(input, (0, side_w - width, 0, side_h - height))
+    options = {"dtype": offset.dtype, "device": offset.device}
+    rows = _normalised_tap_grid(side_h, out_h, kh, geo.stride[0], geo.padding[0],
+                                geo.dilation[0], options).view(out_h, kh, 1, 1)
+    cols = _normalised_tap_grid(side_w, out_w, kw, geo.stride[1], geo.padding[1],
+                                geo.dilation[1], options)
+    # offset channels (g, a, b, dy/dx) -> (N G, H_out, kh, W_out, kw) per coordinate
+    dy, dx = offset.reshape(batch * groups, kh, kw, 2, out_h, out_w).permute(
+        0, 4, 1, 5, 2, 3).unbind(-1)
+    grid = torch.stack((torch.add(cols, dx, alpha=2 / side_w),
+                        torch.add(rows, dy, alpha=2 / side_h)), dim=-1)  # (x, y) order
+    samples = F.grid_sample(input.reshape(batch * groups, channels // groups, side_h, side_w),
+                            grid.view(batch * groups, out_h * kh, out_w * kw, 2),
+                            mode="bilinear", padding_mode="zeros", align_corners=False)
+    if mask is not None:  # one factor per (group, tap, output pixel), shared by the channels
+        tile_mask = mask.reshape(batch * groups, 1, kh, kw, out_h, out_w).permute(
+            0, 1, 4, 2, 5, 3)
+        samples = samples.view(batch * groups, channels // groups, out_h, kh, out_w, kw)
+        samples = samples * tile_mask
+    return samples.reshape(batch, channels, out_h * kh, out_w * kw)
 
 
 def deformable_im2col(
     input: torch.Tensor,
     offset: torch.Tensor,
-    kernel_size: Any,
-    stride: Any = 1,
-    padding: Any = 0,
-    dilation: Any = 1,
+    kernel_size: Size2,
+    stride: Size2 = 1,
+    padding: Size2 = 0,
+    dilation: Size2 = 1,
     mask: torch.Tensor | None = None,
     *,
     layout: str = "columns",
@@ -482,9 +537,9 @@ def deform_conv2d(
     offset: torch.Tensor,
     weight: torch.Tensor,
     bias: torch.Tensor | None = None,
-    stride: Any = 1,
-    padding: Any = 0,
-    dilation: Any = 1,
+    stride: Size2 = 1,
+    padding: Size2 = 0,
+    dilation: Size2 = 1,
     mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
     r"""Deformable convolution (DCNv1), or modulated deformable convolution (DCNv2) with ``mask``.
@@ -531,7 +586,10 @@ def deform_conv2d(
 
     summed over the input channels of the group, where :math:`v` is
     :func:`bilinear_sample` (zero outside the input). The implementation samples all
-    :math:`N \cdot C_{in} \cdot k_h k_w \cdot H_{out} W_{out}` values at once into a mosaic of
+    :math:`N \cdot C_{in} \cdot k_h k_w \cdot H_{out} W_{out}` values at once, with one
+    ``F.grid_sample`` (bilinear, zeros outside; the input is zero-padded to power-of-two sides
+    first so that the coordinate normalisation is exact and integer positions stay on their
+    pixels), into a mosaic of
     :math:`k_h \times k_w` tiles (:math:`H_{out} k_h \times W_{out} k_w` per channel), then
     runs ``F.conv2d(mosaic, weight, bias, stride=(kh, kw), groups=groups)``: a convolution
     whose windows are exactly the tiles, i.e. the GEMM of im2col + GEMM with the deformed
@@ -626,10 +684,10 @@ class DeformConv2d(nn.Module):
         self,
         in_channels: int,
         out_channels: int,
-        kernel_size: Any,
-        stride: Any = 1,
-        padding: Any = 0,
-        dilation: Any = 1,
+        kernel_size: Size2,
+        stride: Size2 = 1,
+        padding: Size2 = 0,
+        dilation: Size2 = 1,
         groups: int = 1,
         bias: bool = True,
         *,
@@ -646,9 +704,7 @@ class DeformConv2d(nn.Module):
         if self.in_channels % self.offset_groups != 0:
             raise ValueError(f"in_channels must be divisible by offset_groups="
                              f"{self.offset_groups}, got {self.in_channels}")
-        for name, flag in (("bias", bias), ("modulated", modulated)):
-            if not isinstance(flag, bool):
-                raise TypeError(f"{name} must be a bool, got {flag!r}")
+        bias, modulated = check_bool("bias", bias), check_bool("modulated", modulated)
         self.kernel_size = pair("kernel_size", kernel_size)
         self.stride, self.dilation = pair("stride", stride), pair("dilation", dilation)
         self.padding = pair("padding", padding, minimum=0)
@@ -658,17 +714,18 @@ class DeformConv2d(nn.Module):
         self.offset_conv = nn.Conv2d(self.in_channels, predicted, self.kernel_size, self.stride,
                                      self.padding, self.dilation)
         nn.init.zeros_(self.offset_conv.weight)
-        nn.init.zeros_(self.offset_conv.bias)
+        if self.offset_conv.bias is not None:
+            nn.init.zeros_(self.offset_conv.bias)
         self.conv = nn.Conv2d(self.in_channels, self.out_channels, self.kernel_size,
                               stride=self.kernel_size, groups=self.groups, bias=bias)
 
     @property
-    def weight(self) -> nn.Parameter:
+    def weight(self) -> torch.Tensor:
         """The convolution weight, shape (out_channels, in_channels / groups, kh, kw)."""
         return self.conv.weight
 
     @property
-    def bias(self) -> nn.Parameter | None:
+    def bias(self) -> torch.Tensor | None:
         """The convolution bias, shape (out_channels,), or ``None``."""
         return self.conv.bias
 
@@ -681,11 +738,11 @@ class DeformConv2d(nn.Module):
         split = 2 * self.offset_groups * self.kernel_size[0] * self.kernel_size[1]
         return predicted[:, :split], torch.sigmoid(predicted[:, split:])
 
-    def _check_input(self, input: Any) -> None:
-        check_float_tensor("input", input, ndim=4)
-        if input.shape[1] != self.in_channels:
-            raise ValueError(f"input must have {self.in_channels} channels, got shape "
-                             f"{tuple(input.shape)}")
+    def _check_input(self, input: torch.Tensor) -> None:
+        check_layer_input(input, self.weight, self.in_channels, name="input", ndim=4)
+        as_batch("input", input)  # the zero-size policy
+        _output_hw((input.shape[2], input.shape[3]), self.kernel_size, self.stride,
+                   self.padding, self.dilation, "kernel_size")
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         """Deformable convolution of ``input`` (N, C_in, H, W) with its predicted offsets."""

@@ -13,7 +13,9 @@ compute it, each equal to ``F.conv2d(..., dilation=d)``:
 
 And two tools for the chapter's questions: :func:`dilated_coverage` (which input pixels a
 stack of dilated layers can see: the gridding problem) and :func:`effective_receptive_field`
-(how much each input pixel actually matters, measured with gradients).
+(how much each input pixel actually matters, measured with gradients). For networks,
+:class:`ASPP` (DeepLabv3's atrous spatial pyramid pooling), with :func:`aspp_rates` and
+:func:`atrous_schedule` for the backbone's output stride.
 
 References
 ----------
@@ -24,6 +26,8 @@ References
 * P. Wang et al., "Understanding convolution for semantic segmentation", WACV 2018.
 * W. Luo, Y. Li, R. Urtasun and R. Zemel, "Understanding the effective receptive field
   in deep convolutional neural networks", NeurIPS 2016.
+* L.-C. Chen, G. Papandreou, F. Schroff and H. Adam, "Rethinking atrous convolution for
+  semantic image segmentation", arXiv:1706.05587, 2017 (ASPP with image pooling).
 
 Examples
 --------
@@ -37,23 +41,31 @@ tensor([[1., 0., 0., 1.],
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from ._checks import (
+    Size2,
+    as_batch,
+    check_conv_operands,
+    check_conv_weight,
     check_divisible,
     check_float_tensor,
     check_int,
-    check_same_device,
-    check_same_dtype,
+    check_layer_input,
+    check_window_fits,
     pair,
+    unbatch,
 )
 from .arithmetic import conv_output_size
 
 __all__ = [
+    "ASPP",
+    "ImagePooling",
+    "aspp_rates",
+    "atrous_schedule",
     "batch_to_space",
     "dilate_kernel",
     "dilated_conv2d_via_space_to_batch",
@@ -63,7 +75,7 @@ __all__ = [
 ]
 
 
-def dilate_kernel(weight: torch.Tensor, dilation: Any) -> torch.Tensor:
+def dilate_kernel(weight: torch.Tensor, dilation: Size2) -> torch.Tensor:
     """Insert ``dilation - 1`` zeros between neighbouring kernel taps.
 
     Parameters
@@ -108,11 +120,7 @@ def dilate_kernel(weight: torch.Tensor, dilation: Any) -> torch.Tensor:
     return holes
 
 
-def _check_4d(x: Any) -> torch.Tensor:
-    return check_float_tensor("x", x, ndim=4)
-
-
-def space_to_batch(x: torch.Tensor, block_size: Any, padding: Any = 0) -> torch.Tensor:
+def space_to_batch(x: torch.Tensor, block_size: Size2, padding: Size2 = 0) -> torch.Tensor:
     """Split an image into ``b_h * b_w`` sub-images of every ``b``-th pixel, stacked in the batch.
 
     Twin: TensorFlow's ``space_to_batch`` (same batch order), inverse of
@@ -141,7 +149,7 @@ def space_to_batch(x: torch.Tensor, block_size: Any, padding: Any = 0) -> torch.
     >>> space_to_batch(torch.arange(4.0).reshape(1, 1, 2, 2), 2).flatten().tolist()
     [0.0, 1.0, 2.0, 3.0]
     """
-    _check_4d(x)
+    check_float_tensor("x", x, ndim=4)
     bh, bw = pair("block_size", block_size)
     ph, pw = pair("padding", padding, minimum=0)
     padded = F.pad(x, (pw, pw, ph, ph))
@@ -153,7 +161,7 @@ def space_to_batch(x: torch.Tensor, block_size: Any, padding: Any = 0) -> torch.
     return blocks.reshape(bh * bw * batch, channels, height // bh, width // bw)
 
 
-def batch_to_space(x: torch.Tensor, block_size: Any, crop: Any = 0) -> torch.Tensor:
+def batch_to_space(x: torch.Tensor, block_size: Size2, crop: Size2 = 0) -> torch.Tensor:
     """Interleave ``b_h * b_w`` sub-images into one image (inverse of :func:`space_to_batch`).
 
     Parameters
@@ -174,7 +182,7 @@ def batch_to_space(x: torch.Tensor, block_size: Any, crop: Any = 0) -> torch.Ten
     >>> torch.equal(batch_to_space(space_to_batch(x, 2, padding=1), 2, crop=1), x)
     True
     """
-    _check_4d(x)
+    check_float_tensor("x", x, ndim=4)
     bh, bw = pair("block_size", block_size)
     ch, cw = pair("crop", crop, minimum=0)
     total, channels, height, width = x.shape
@@ -186,8 +194,8 @@ def batch_to_space(x: torch.Tensor, block_size: Any, crop: Any = 0) -> torch.Ten
     return image[:, :, ch : image.shape[2] - ch, cw : image.shape[3] - cw]
 
 
-def dilated_conv2d_via_space_to_batch(x: torch.Tensor, weight: torch.Tensor, dilation: Any,
-                                      padding: Any = 0) -> torch.Tensor:
+def dilated_conv2d_via_space_to_batch(x: torch.Tensor, weight: torch.Tensor, dilation: Size2,
+                                      padding: Size2 = 0) -> torch.Tensor:
     """Dilated convolution as space_to_batch, an ordinary convolution and batch_to_space.
 
     Twin: ``F.conv2d(x, weight, padding=padding, dilation=dilation)``.
@@ -230,24 +238,20 @@ def dilated_conv2d_via_space_to_batch(x: torch.Tensor, weight: torch.Tensor, dil
     >>> y.shape, torch.allclose(y, F.conv2d(x, w, padding=2, dilation=2), atol=1e-5)
     (torch.Size([1, 3, 9, 9]), True)
     """
-    check_float_tensor("x", x, ndim=(3, 4))
-    check_float_tensor("weight", weight, ndim=4)
-    check_same_device(x=x, weight=weight)
-    check_same_dtype("x", x, weight=weight)
-    if weight.shape[1] != x.shape[-3]:
-        raise ValueError(f"weight must have shape (C_out, C_in = {x.shape[-3]}, kh, kw), got "
-                         f"{tuple(weight.shape)}")
+    check_conv_operands(x, weight)
+    x4, batched = as_batch("x", x)
+    check_conv_weight(weight, None, x4.shape[1], 1)
     dh, dw = pair("dilation", dilation)
     ph, pw = pair("padding", padding, minimum=0)
     kh, kw = weight.shape[-2:]
     height, width = x.shape[-2:]
+    check_window_fits("weight", (kh, kw), (dh, dw), (height, width), (ph, pw))
     out_h, out_w = conv_output_size(height, kh, 1, ph, dh), conv_output_size(width, kw, 1, pw, dw)
-    x4 = x if x.ndim == 4 else x.unsqueeze(0)
     extra_h, extra_w = -(height + 2 * ph) % dh, -(width + 2 * pw) % dw
     padded = F.pad(x4, (pw, pw + extra_w, ph, ph + extra_h))
     phases = space_to_batch(padded, (dh, dw))
     out = batch_to_space(F.conv2d(phases, weight), (dh, dw))[:, :, :out_h, :out_w]
-    return out if x.ndim == 4 else out.squeeze(0)
+    return unbatch(out, batched)
 
 
 def dilated_coverage(dilations: Sequence[int], kernel_size: int = 3) -> np.ndarray:
@@ -336,6 +340,8 @@ def effective_receptive_field(model: Callable[[torch.Tensor], torch.Tensor], inp
     input_size = check_int("input_size", input_size, minimum=1)
     in_channels = check_int("in_channels", in_channels, minimum=1)
     num_samples = check_int("num_samples", num_samples, minimum=1)
+    if not callable(model):
+        raise TypeError(f"model must be callable (e.g. an nn.Module), got {type(model).__name__}")
     x = torch.randn(num_samples, in_channels, input_size, input_size, generator=generator)
     x = x.to(device or "cpu").requires_grad_(True)
     y = model(x)
@@ -347,3 +353,177 @@ def effective_receptive_field(model: Callable[[torch.Tensor], torch.Tensor], inp
     magnitude = grad.detach().abs().sum(dim=1).mean(dim=0).to("cpu", torch.float64)
     total = magnitude.sum()
     return magnitude / total if float(total) > 0 else magnitude
+
+
+# --------------------------------------------------------------------------------------------
+# Atrous spatial pyramid pooling (DeepLab) and the output stride
+# --------------------------------------------------------------------------------------------
+
+
+def aspp_rates(output_stride: int) -> tuple[int, int, int]:
+    """The three atrous rates of DeepLabv3's ASPP for a backbone's ``output_stride``.
+
+    Parameters
+    ----------
+    output_stride : int
+        The ratio of the input image's side to the feature map's side: 16 or 8.
+
+    Returns
+    -------
+    tuple of int
+        ``(6, 12, 18)`` at output stride 16 and the doubled ``(12, 24, 36)`` at 8, so that
+        every branch keeps its field of view in *image* pixels,
+        :math:`d \\cdot \\text{output stride}`.
+
+    References
+    ----------
+    * L.-C. Chen, G. Papandreou, F. Schroff and H. Adam, "Rethinking atrous convolution for
+      semantic image segmentation", arXiv:1706.05587, 2017 (section 3.3).
+
+    Examples
+    --------
+    >>> aspp_rates(16), aspp_rates(8)
+    ((6, 12, 18), (12, 24, 36))
+    """
+    output_stride = check_int("output_stride", output_stride, minimum=1)
+    if output_stride not in (8, 16):
+        raise ValueError(f"output_stride must be 8 or 16 (DeepLabv3's settings), "
+                         f"got {output_stride}")
+    scale = 16 // output_stride
+    return (6 * scale, 12 * scale, 18 * scale)
+
+
+def atrous_schedule(strides: Sequence[int], output_stride: int) -> list[tuple[int, int]]:
+    """Replace a backbone's last strides by dilation so that it stops at ``output_stride``.
+
+    Parameters
+    ----------
+    strides : sequence of int
+        The stride of each stage, from the input up (ResNet: ``(4, 1, 2, 2, 2)`` for the
+        stem and ``layer1`` to ``layer4``; their product, 32, is the usual output stride).
+    output_stride : int
+        The wanted ratio of input side to output side; must divide the product of the
+        strides and be reached exactly by a prefix of them.
+
+    Returns
+    -------
+    list of (stride, dilation)
+        One pair per stage. Stages before the target keep their stride and dilation 1; each
+        later stage gets stride 1 and a dilation multiplied by the stride it gave up, the
+        "atrous algorithm" of DeepLab (``replace_stride_with_dilation`` in torchvision).
+
+    References
+    ----------
+    * L.-C. Chen et al., "DeepLab: semantic image segmentation with deep convolutional nets,
+      atrous convolution, and fully connected CRFs", TPAMI 2018.
+
+    Examples
+    --------
+    >>> atrous_schedule((4, 1, 2, 2, 2), 8)
+    [(4, 1), (1, 1), (2, 1), (1, 2), (1, 4)]
+    """
+    if isinstance(strides, str) or not isinstance(strides, Sequence) or not strides:
+        raise TypeError(f"strides must be a non-empty sequence of ints, got {strides!r}")
+    steps = [check_int(f"strides[{i}]", s, minimum=1) for i, s in enumerate(strides)]
+    output_stride = check_int("output_stride", output_stride, minimum=1)
+    schedule, reached, rate = [], 1, 1
+    for step in steps:
+        if reached * step <= output_stride:
+            reached *= step
+            schedule.append((step, rate))
+        else:
+            rate *= step
+            schedule.append((1, rate))
+    if reached != output_stride:
+        raise ValueError(f"output_stride must be a product of leading strides of {tuple(steps)}, "
+                         f"got {output_stride}")
+    return schedule
+
+
+def _conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int,
+                  dilation: int = 1) -> torch.nn.Sequential:
+    padding = dilation * (kernel_size - 1) // 2
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding,
+                        dilation=dilation, bias=False),
+        torch.nn.BatchNorm2d(out_channels),
+        torch.nn.ReLU(),
+    )
+
+
+class ImagePooling(torch.nn.Module):
+    """ASPP's image-level branch: global average, 1x1 conv + BN + ReLU, spread back."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.in_channels = check_int("in_channels", in_channels, minimum=1)
+        out_channels = check_int("out_channels", out_channels, minimum=1)
+        self.project = _conv_bn_relu(self.in_channels, out_channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_layer_input(x, next(self.parameters()), self.in_channels, ndim=4)
+        as_batch("x", x)  # the zero-size policy: the mean of no pixels is not a number
+        pooled = self.project(x.mean(dim=(2, 3), keepdim=True))
+        return pooled.expand(-1, -1, x.shape[2], x.shape[3])
+
+
+class ASPP(torch.nn.Module):
+    """Atrous spatial pyramid pooling, as in DeepLabv3.
+
+    Five parallel branches on the same feature map: a 1x1 convolution, three 3x3
+    convolutions with rates ``rates`` and an image-level branch (global average pooling);
+    each is followed by batch norm and a ReLU. Their outputs are concatenated and fused by a
+    1x1 convolution + BN + ReLU.
+
+    Parameters
+    ----------
+    in_channels : int
+        ``C_in`` of the backbone's feature map.
+    out_channels : int
+        Channels of every branch and of the output (256 in the paper).
+    rates : sequence of int, optional
+        Atrous rates of the 3x3 branches; default :func:`aspp_rates` of ``output_stride``.
+    output_stride : int
+        8 or 16; used only to pick the default rates.
+
+    Notes
+    -----
+    Input ``x`` of shape ``(N, C_in, H, W)``, output of shape ``(N, out_channels, H, W)``.
+    With ``padding = rate`` every 3x3 branch keeps ``H x W``; the image-level branch is
+    constant over the map (upsampling a 1x1 map, bilinearly or not, repeats it). The
+    module's layout (``convs``, ``project``) mirrors ``torchvision``'s
+    ``models.segmentation.deeplabv3.ASPP`` without its dropout.
+
+    References
+    ----------
+    * L.-C. Chen, G. Papandreou, F. Schroff and H. Adam, "Rethinking atrous convolution for
+      semantic image segmentation", arXiv:1706.05587, 2017.
+    * L.-C. Chen et al., "DeepLab", TPAMI 2018 (the first ASPP: four rates, summed).
+
+    Examples
+    --------
+    >>> aspp = ASPP(32, 16, output_stride=16).eval()
+    >>> aspp(torch.randn(1, 32, 33, 33)).shape
+    torch.Size([1, 16, 33, 33])
+    """
+
+    def __init__(self, in_channels: int, out_channels: int = 256,
+                 rates: Sequence[int] | None = None, output_stride: int = 16) -> None:
+        super().__init__()
+        in_channels = check_int("in_channels", in_channels, minimum=1)
+        out_channels = check_int("out_channels", out_channels, minimum=1)
+        if rates is None:
+            rates = aspp_rates(output_stride)
+        if isinstance(rates, str) or not isinstance(rates, Sequence) or not rates:
+            raise TypeError(f"rates must be a non-empty sequence of ints, got {rates!r}")
+        self.rates = tuple(check_int(f"rates[{i}]", r, minimum=1) for i, r in enumerate(rates))
+        self.in_channels = in_channels
+        branches: list[torch.nn.Module] = [_conv_bn_relu(in_channels, out_channels, 1)]
+        branches += [_conv_bn_relu(in_channels, out_channels, 3, r) for r in self.rates]
+        branches.append(ImagePooling(in_channels, out_channels))
+        self.convs = torch.nn.ModuleList(branches)
+        self.project = _conv_bn_relu(len(branches) * out_channels, out_channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_layer_input(x, next(self.parameters()), self.in_channels, ndim=4)
+        return self.project(torch.cat([branch(x) for branch in self.convs], dim=1))

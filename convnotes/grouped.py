@@ -37,17 +37,20 @@ tensor([[1, 1, 0, 0],
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ._checks import (
+    Padding2,
+    Size2,
+    as_batch,
     check_channels_divisible,
     check_conv_operands,
-    check_float_tensor,
+    check_conv_weight,
     check_int,
+    check_layer_input,
     check_tensor,
 )
 from .correlation import conv2d
@@ -66,26 +69,20 @@ def _check_grouped_operands(x: torch.Tensor, weight: torch.Tensor, bias: torch.T
                             groups: int) -> int:
     """Validate the tensors of :func:`grouped_conv2d`; return the checked ``groups``."""
     check_conv_operands(x, weight, bias)
+    as_batch("x", x)  # the rank and the zero-size policy
     groups = check_int("groups", groups, minimum=1)
-    in_channels, out_channels = x.shape[-3], weight.shape[0]
-    check_channels_divisible("in_channels", in_channels, groups)
-    check_channels_divisible("out_channels (weight.shape[0])", out_channels, groups)
-    if weight.shape[1] * groups != in_channels:
-        raise ValueError(f"weight must have shape (C_out, C_in / groups = {in_channels // groups},"
-                         f" kh, kw) for x with C_in={in_channels} and groups={groups}, "
-                         f"got {tuple(weight.shape)}")
-    if bias is not None and bias.shape[0] != out_channels:
-        raise ValueError(f"bias must have shape ({out_channels},), got {tuple(bias.shape)}")
+    check_conv_weight(weight, bias, x.shape[-3], groups)
     return groups
 
 
-def grouped_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
-                   groups: int = 1, stride: Any = 1, padding: Any = 0,
-                   dilation: Any = 1) -> torch.Tensor:
+def grouped_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None, *,
+                   groups: int = 1, stride: Size2 = 1, padding: Padding2 = 0,
+                   dilation: Size2 = 1) -> torch.Tensor:
     """Grouped 2-D convolution by explicit split, ``g`` convolutions and concatenation.
 
-    Twin: ``F.conv2d(x, weight, bias, stride, padding, dilation, groups)``. Note the argument
-    order here (``groups`` right after ``bias``); pass the geometry by keyword.
+    Twin: ``F.conv2d(x, weight, bias, stride, padding, dilation, groups)``. ``groups`` comes
+    first here, so everything after ``bias`` is keyword-only: a positional call in the twin's
+    order is a ``TypeError``, never another geometry.
 
     Parameters
     ----------
@@ -93,9 +90,9 @@ def grouped_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | N
     weight : Tensor, shape (C_out, C_in / groups, kh, kw)
         Filters ``[o * C_out/g, (o + 1) * C_out/g)`` form group ``o``.
     bias : Tensor, shape (C_out,), optional
-    groups : int
+    groups : int, keyword-only
         ``g``; must divide both ``C_in`` and ``C_out``.
-    stride, padding, dilation : int or (int, int)
+    stride, padding, dilation : int or (int, int), keyword-only
         As in ``F.conv2d`` (``padding`` may also be ``"valid"`` or ``"same"``).
 
     Returns
@@ -355,10 +352,8 @@ class ShuffleUnit(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Apply the unit to ``x`` of shape (N, C_in, H, W)."""
-        check_float_tensor("x", x, ndim=4)
-        if x.shape[1] != self.reduce.in_channels:
-            raise ValueError(f"x must have {self.reduce.in_channels} channels, "
-                             f"got shape {tuple(x.shape)}")
+        check_layer_input(x, self.reduce.weight, self.reduce.in_channels, ndim=4)
+        as_batch("x", x)  # the zero-size policy
         if self.stride == 1:
             return F.relu(x + self.branch(x))
         shortcut = F.avg_pool2d(x, 3, stride=2, padding=1)

@@ -15,23 +15,28 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib import animation
-from matplotlib.figure import Figure
+from matplotlib.figure import Figure, SubFigure
 from matplotlib.patches import Rectangle
 
-from ._checks import check_int, check_one_of
+from ._checks import check_bool, check_int, check_number, check_one_of, check_real
 from .arithmetic import conv_output_size
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+    from IPython.display import Image
 
 __all__ = [
     "ARITHMETIC_ANIMATIONS",
     "BOOK_STYLE",
     "COLORS",
+    "AnimationSettings",
     "SlidingWindow",
     "animate_sliding_window",
     "animation_to_gif",
@@ -58,43 +63,79 @@ COLORS = {
     "grid": "#555555",
 }
 
-BOOK_STYLE: dict[str, Any] = {
-    "figure.dpi": 80,
-    "savefig.dpi": 80,
+#: The book's matplotlib settings, applied on import. A figure's size in the page follows
+#: ``figure.dpi`` = 96, the CSS pixels per inch, so a 10-point label reads as 10-point text next
+#: to the prose; in IPython the PNG holds twice those pixels (192 dpi, see
+#: ``_show_figures_retina``), sharp on high-density screens.
+BOOK_STYLE: dict[str, float | str | bool] = {
+    "figure.dpi": 96,
+    "savefig.dpi": "figure",
     "figure.facecolor": "white",
     "axes.spines.top": False,
     "axes.spines.right": False,
     "axes.grid": True,
     "grid.alpha": 0.3,
-    "axes.titlesize": 11,
-    "axes.labelsize": 10,
-    "legend.fontsize": 9,
+    "font.size": 11,
+    "axes.titlesize": 12,
+    "axes.labelsize": 11,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+    "legend.fontsize": 10,
     "legend.frameon": False,
     "image.cmap": "viridis",
     "animation.embed_limit": 8.0,
 }
-mpl.rcParams.update(BOOK_STYLE)
+mpl.style.use(BOOK_STYLE)
 
 
-def _to_numpy(name: str, values: Any) -> np.ndarray:
-    """Detach a tensor (any device) or convert an array-like to a float NumPy array."""
+def _show_figures_retina() -> None:
+    """In an IPython kernel, display figures as "retina" PNGs.
+
+    The inline backend then renders each figure at twice ``figure.dpi`` and stores its size in
+    the output's metadata (``width``/``height`` = half the pixels), so the book shows it at its
+    size in inches with two pixels per CSS pixel. Outside IPython nothing changes.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # plain Python without IPython: nothing is displayed inline
+        return
+    if get_ipython() is None:
+        return
+    from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+    set_matplotlib_formats("retina")
+
+
+_show_figures_retina()
+
+
+def _to_numpy(name: str, values: npt.ArrayLike | torch.Tensor) -> np.ndarray:
+    """Detach a tensor (any device) or convert an array-like to a float NumPy array.
+
+    Complex values are refused (a picture of their real part would hide the imaginary one).
+    """
     if isinstance(values, torch.Tensor):
+        check_real(name, values)
         return values.detach().to("cpu", torch.float64).numpy()
     array = np.asarray(values)
     if not np.issubdtype(array.dtype, np.number) and array.dtype != np.bool_:
         raise TypeError(f"{name} must hold numbers, got dtype {array.dtype}")
+    check_real(name, array)
     return array.astype(np.float64)
 
 
 def new_figure(
-    nrows: int = 1, ncols: int = 1, size: float = 3.0, *, aspect: float = 1.0, **kwargs: Any
+    nrows: int = 1, ncols: int = 1, size: float = 3.0, *, aspect: float = 1.0,
+    **kwargs: object
 ) -> tuple[Figure, np.ndarray]:
     """``plt.subplots`` with the book's panel size; ``axes`` is always a 2-D array."""
     nrows = check_int("nrows", nrows, minimum=1)
     ncols = check_int("ncols", ncols, minimum=1)
-    fig, axes = plt.subplots(
-        nrows, ncols, figsize=(size * ncols, size * aspect * nrows), squeeze=False, **kwargs
-    )
+    size = check_number("size", size, 0.0, strict=True)
+    aspect = check_number("aspect", aspect, 0.0, strict=True)
+    figsize = (size * ncols, size * aspect * nrows)
+    fig, axes = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False,
+                             **kwargs)  # type: ignore[call-overload]
     return fig, axes
 
 
@@ -106,14 +147,14 @@ def _bare(ax: plt.Axes) -> None:
         spine.set_visible(False)
 
 
-def _label_color(rgba: tuple[float, float, float, float]) -> str:
+def _label_color(rgba: Sequence[float] | np.ndarray) -> str:
     """Black text on light cells, white on dark ones (relative luminance below 0.45)."""
     red, green, blue = rgba[:3]
     return "white" if 0.2126 * red + 0.7152 * green + 0.0722 * blue < 0.45 else "black"
 
 
 def show_grid(
-    values: Any,
+    values: npt.ArrayLike | torch.Tensor,
     *,
     ax: plt.Axes | None = None,
     title: str | None = None,
@@ -132,7 +173,10 @@ def show_grid(
     highlight : sequence of (row, col)
         Cells outlined in the accent colour (e.g. the window under the kernel).
     """
+    annotate = check_bool("annotate", annotate)
     grid = _to_numpy("values", values)
+    if grid.size == 0:
+        raise ValueError(f"values must not be empty, got shape {grid.shape}")
     if grid.ndim == 1:
         grid = grid[None, :]
     if grid.ndim != 2:
@@ -141,21 +185,31 @@ def show_grid(
         height, width = grid.shape
         fig, axes = new_figure(size=0.45 * max(width, 3), aspect=max(height, 1) / max(width, 3))
         ax = axes[0, 0]
-    fig = ax.figure
+    # the root figure (ax.get_figure(root=True) says it shorter, from matplotlib 3.10 only)
+    owner = ax.figure
+    root = owner.figure if isinstance(owner, SubFigure) else owner
+    if not isinstance(root, Figure):
+        raise ValueError("ax must belong to a figure")
+    fig = root
     finite = grid[np.isfinite(grid)]
     span = np.abs(finite).max() if finite.size else 1.0
     shown = ax.imshow(grid, cmap=cmap, vmin=-span if finite.min(initial=0) < 0 else 0,
                       vmax=span or 1.0)
     if annotate:
         for (row, col), number in np.ndenumerate(grid):
-            ax.text(col, row, fmt.format(number), ha="center", va="center", fontsize=9,
+            ax.text(col, row, fmt.format(number), ha="center", va="center", fontsize=10,
                     color=_label_color(shown.to_rgba(number)))
     for row, col in highlight:
         ax.add_patch(
             Rectangle((col - 0.5, row - 0.5), 1, 1, fill=False, ec=COLORS["accent"], lw=2.5)
         )
+    # no major ticks: matplotlib drops the minor ticks (the cell borders) that coincide with
+    # them, and the style's major grid would cross the cells
+    ax.set_xticks([])
+    ax.set_yticks([])
     ax.set_xticks(np.arange(-0.5, grid.shape[1]), minor=True)
     ax.set_yticks(np.arange(-0.5, grid.shape[0]), minor=True)
+    ax.grid(which="major", visible=False)
     ax.grid(which="minor", color="white", lw=1.5, alpha=1)
     ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
     for spine in ax.spines.values():
@@ -166,7 +220,7 @@ def show_grid(
 
 
 def show_images(
-    images: Sequence[Any],
+    images: Sequence[npt.ArrayLike | torch.Tensor],
     titles: Sequence[str] | None = None,
     *,
     ncols: int | None = None,
@@ -186,7 +240,13 @@ def show_images(
     ncols : int, optional
         Panels per row (all in one row by default).
     """
+    colorbar = check_bool("colorbar", colorbar)
     arrays = [_to_numpy(f"images[{i}]", image) for i, image in enumerate(images)]
+    for index, array in enumerate(arrays):
+        if array.ndim not in (2, 3) or array.size == 0 or (array.ndim == 3
+                                                           and array.shape[-1] not in (3, 4)):
+            raise ValueError(f"images[{index}] must be a non-empty (H, W) or (H, W, 3) image, "
+                             f"got shape {array.shape}")
     if not arrays:
         raise ValueError("images must contain at least one image, got an empty sequence")
     if titles is not None and len(titles) != len(arrays):
@@ -209,7 +269,8 @@ def show_images(
 
 
 def show_kernels(
-    weight: Any, *, max_kernels: int = 16, size: float = 1.2, title: str | None = None
+    weight: npt.ArrayLike | torch.Tensor, *, max_kernels: int = 16, size: float = 1.2,
+    title: str | None = None
 ) -> Figure:
     """Show convolution kernels as small diverging heat maps.
 
@@ -220,7 +281,10 @@ def show_kernels(
     max_kernels : int
         Panels per axis are capped so large layers stay readable.
     """
+    max_kernels = check_int("max_kernels", max_kernels, minimum=1)
     kernels = _to_numpy("weight", weight)
+    if kernels.size == 0:
+        raise ValueError(f"weight must not be empty, got shape {kernels.shape}")
     if kernels.ndim == 2:
         kernels = kernels[None, None]
     elif kernels.ndim == 3:
@@ -240,9 +304,12 @@ def show_kernels(
 
 
 def show_feature_maps(
-    x: Any, *, max_maps: int = 16, ncols: int = 8, size: float = 1.5, title: str | None = None
+    x: npt.ArrayLike | torch.Tensor, *, max_maps: int = 16, ncols: int = 8, size: float = 1.5,
+    title: str | None = None
 ) -> Figure:
     """Show the channels of one feature map, shape (C, H, W) or (1, C, H, W)."""
+    max_maps = check_int("max_maps", max_maps, minimum=1)
+    ncols = check_int("ncols", ncols, minimum=1)
     maps = _to_numpy("x", x)
     if maps.ndim == 4:
         if maps.shape[0] != 1:
@@ -297,6 +364,7 @@ def sliding_window(
     ``stride - 1`` zeros inserted between pixels and ``dilation * (kernel_size - 1) - padding``
     zeros around it, as in Dumoulin & Visin's figures.
     """
+    transposed = check_bool("transposed", transposed)
     input_size = check_int("input_size", input_size, minimum=1)
     kernel_size = check_int("kernel_size", kernel_size, minimum=1)
     stride = check_int("stride", stride, minimum=1)
@@ -407,7 +475,7 @@ def animation_to_gif(anim: animation.FuncAnimation, fps: int = 3) -> bytes:
         return path.read_bytes()
 
 
-def show_animation(anim: animation.FuncAnimation, fps: int = 3, *, form: str = "gif") -> Any:
+def show_animation(anim: animation.FuncAnimation, fps: int = 3, *, form: str = "gif") -> Image:
     """Display an animation in a notebook as a GIF image (light, and shown in the HTML book)."""
     check_one_of("form", form, ("gif",))
     from IPython.display import Image
@@ -415,9 +483,23 @@ def show_animation(anim: animation.FuncAnimation, fps: int = 3, *, form: str = "
     return Image(data=animation_to_gif(anim, fps=fps), format="gif")
 
 
+class _AnimationSize(TypedDict):
+    input_size: int
+    kernel_size: int
+
+
+class AnimationSettings(_AnimationSize, total=False):
+    """Keyword arguments of :func:`animate_sliding_window` for one picture."""
+
+    stride: int
+    padding: int
+    dilation: int
+    transposed: bool
+
+
 #: The sliding-window pictures of the landing page, in the order of Dumoulin & Visin's guide:
 #: name -> keyword arguments of :func:`animate_sliding_window`.
-ARITHMETIC_ANIMATIONS: dict[str, dict[str, Any]] = {
+ARITHMETIC_ANIMATIONS: dict[str, AnimationSettings] = {
     "plain": {"input_size": 4, "kernel_size": 3},
     "padded": {"input_size": 5, "kernel_size": 3, "padding": 1},
     "strided": {"input_size": 5, "kernel_size": 3, "stride": 2, "padding": 1},

@@ -12,6 +12,8 @@ network (Network in Network).
   ``F.adaptive_avg_pool2d(x, 1)``); it replaces the fully connected head of a classifier.
 * :class:`SqueezeExcitation` pools, passes the channel vector through a two-layer bottleneck
   and a sigmoid, and rescales the channels with the result (SENet).
+* :class:`BasicBlock` and :class:`Bottleneck` are ResNet's two residual blocks (two 3x3
+  layers; 1x1 reduce, 3x3, 1x1 expand), each with its identity shortcut.
 
 References
 ----------
@@ -33,9 +35,18 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._checks import check_float_tensor, check_int, check_same_device, check_same_dtype
+from ._checks import (
+    as_batch,
+    check_channels_divisible,
+    check_conv_weight,
+    check_float_tensor,
+    check_int,
+    check_layer_input,
+    check_same_device,
+    check_same_dtype,
+)
 
-__all__ = ["SqueezeExcitation", "conv1x1", "global_avg_pool2d"]
+__all__ = ["BasicBlock", "Bottleneck", "SqueezeExcitation", "conv1x1", "global_avg_pool2d"]
 
 
 def _check_pointwise_weight(weight: torch.Tensor, in_channels: int) -> torch.Tensor:
@@ -73,8 +84,8 @@ def conv1x1(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = N
     .. math:: y[n, o, i, j] = b[o] + \\sum_{c} W[o, c]\\, x[n, c, i, j]
 
     One ``einsum`` (a matrix product over the channel axis): ``H W C_in C_out`` multiplications
-    per image (:func:`convnotes.costs.conv1x1_mults`). No window, so no im2col copy: a 1x1
-    convolution is the cheapest convolution per weight.
+    per image (:func:`convnotes.costs.conv1x1_mults`). No window, so no im2col copy: the
+    column matrix of im2col is the input itself, reshaped.
 
     References
     ----------
@@ -87,13 +98,13 @@ def conv1x1(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = N
     [3.0, 4.0]
     """
     check_float_tensor("x", x, ndim=(3, 4))
+    as_batch("x", x)  # the zero-size policy
     if bias is not None:
         check_float_tensor("bias", bias, ndim=1)
-    check_same_device(x=x, weight=weight, bias=bias)
     matrix = _check_pointwise_weight(weight, x.shape[-3])
+    check_same_device(x=x, weight=weight, bias=bias)
     check_same_dtype("x", x, weight=weight, bias=bias)
-    if bias is not None and bias.shape[0] != matrix.shape[0]:
-        raise ValueError(f"bias must have shape ({matrix.shape[0]},), got {tuple(bias.shape)}")
+    check_conv_weight(matrix[:, :, None, None], bias, x.shape[-3], 1)
     out = torch.einsum("oc,...chw->...ohw", matrix, x)
     if bias is not None:
         out = out + bias[:, None, None]
@@ -128,6 +139,7 @@ def global_avg_pool2d(x: torch.Tensor) -> torch.Tensor:
     [1.5, 5.5]
     """
     check_float_tensor("x", x, ndim=(3, 4))
+    as_batch("x", x)  # the zero-size policy: the mean of no pixels is not a number
     return x.mean(dim=(-2, -1), keepdim=True)
 
 
@@ -181,13 +193,125 @@ class SqueezeExcitation(nn.Module):
 
     def gates(self, x: torch.Tensor) -> torch.Tensor:
         """The channel scales ``s``, shape (N, C), each in (0, 1)."""
-        check_float_tensor("x", x, ndim=4)
-        if x.shape[1] != self.channels:
-            raise ValueError(f"x must have channels={self.channels} (x.shape[1]), "
-                             f"got shape {tuple(x.shape)}")
+        check_layer_input(x, self.squeeze.weight, self.channels, ndim=4)
+        as_batch("x", x)  # the zero-size policy
         z = global_avg_pool2d(x).flatten(1)
         return torch.sigmoid(self.excitation(torch.relu(self.squeeze(z))))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Rescale the channels of ``x`` (N, C, H, W) by :meth:`gates`."""
         return x * self.gates(x)[:, :, None, None]
+
+
+# --------------------------------------------------------------------------------------------
+# Residual blocks: the 1x1 bottleneck against the basic block (ResNet)
+# --------------------------------------------------------------------------------------------
+
+
+def _conv_bn(in_channels: int, out_channels: int, kernel_size: int,
+             groups: int = 1) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2,
+                  groups=groups, bias=False),
+        nn.BatchNorm2d(out_channels),
+    )
+
+
+class BasicBlock(nn.Module):
+    """ResNet's basic block: two 3x3 convolutions and an identity shortcut (stride 1).
+
+    Parameters
+    ----------
+    channels : int
+        ``C``, in and out.
+
+    Notes
+    -----
+    For ``x`` of shape (N, C, H, W),
+    :math:`y = \\operatorname{ReLU}\\big(x + \\operatorname{BN}(W_2 \\star
+    \\operatorname{ReLU}(\\operatorname{BN}(W_1 \\star x)))\\big)`, with 3x3 kernels and
+    padding 1. Weights: :math:`2 \\cdot 9 C^2` (+ ``4 C`` batch-norm parameters);
+    multiplications per pixel: :math:`18 C^2`.
+
+    References
+    ----------
+    K. He, X. Zhang, S. Ren and J. Sun, "Deep residual learning for image recognition",
+    CVPR 2016 (Fig. 5, left).
+
+    Examples
+    --------
+    >>> block = BasicBlock(64)
+    >>> sum(p.numel() for p in block.parameters())
+    73984
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        channels = check_int("channels", channels, minimum=1)
+        self.channels = channels
+        self.conv1 = _conv_bn(channels, channels, 3)
+        self.conv2 = _conv_bn(channels, channels, 3)
+
+    def residual(self, x: torch.Tensor) -> torch.Tensor:
+        """The residual branch ``F(x)`` (before the sum with the shortcut)."""
+        check_layer_input(x, next(self.parameters()), self.channels, ndim=4)
+        return self.conv2(torch.relu(self.conv1(x)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``ReLU(x + F(x))``, shape (N, C, H, W)."""
+        return torch.relu(x + self.residual(x))
+
+
+class Bottleneck(nn.Module):
+    """ResNet's bottleneck block: 1x1 reduce, 3x3, 1x1 expand, identity shortcut (stride 1).
+
+    Parameters
+    ----------
+    channels : int
+        ``c``, in and out (256 in ResNet-50's first stage).
+    bottleneck_channels : int
+        ``m``, the width of the 3x3 layer (64 there: ``c / 4``).
+    groups : int
+        Groups of the 3x3 layer (``> 1``: the ResNeXt block).
+
+    Notes
+    -----
+    :math:`y = \\operatorname{ReLU}\\big(x + \\operatorname{BN}(W_3 \\star
+    \\operatorname{ReLU}(\\operatorname{BN}(W_2 \\star
+    \\operatorname{ReLU}(\\operatorname{BN}(W_1 \\star x))))\\big)` with :math:`W_1` 1x1
+    ``c -> m``, :math:`W_2` 3x3 ``m -> m`` (padding 1) and :math:`W_3` 1x1 ``m -> c``.
+    Weights :math:`2 c m + 9 m^2 / g` (+ ``2 (2 m + c)`` batch-norm parameters,
+    :func:`convnotes.costs.bottleneck_params`); multiplications per pixel the same
+    :math:`2 c m + 9 m^2 / g` (:func:`convnotes.costs.bottleneck_mults`).
+
+    References
+    ----------
+    K. He, X. Zhang, S. Ren and J. Sun, "Deep residual learning for image recognition",
+    CVPR 2016 (Fig. 5, right).
+
+    Examples
+    --------
+    >>> block = Bottleneck(256, 64)
+    >>> sum(p.numel() for p in block.parameters())
+    70400
+    """
+
+    def __init__(self, channels: int, bottleneck_channels: int, groups: int = 1) -> None:
+        super().__init__()
+        channels = check_int("channels", channels, minimum=1)
+        mid = check_int("bottleneck_channels", bottleneck_channels, minimum=1)
+        groups = check_int("groups", groups, minimum=1)
+        check_channels_divisible("bottleneck_channels", mid, groups)
+        self.channels = channels
+        self.reduce = _conv_bn(channels, mid, 1)
+        self.conv = _conv_bn(mid, mid, 3, groups=groups)
+        self.expand = _conv_bn(mid, channels, 1)
+
+    def residual(self, x: torch.Tensor) -> torch.Tensor:
+        """The residual branch ``F(x)`` (before the sum with the shortcut)."""
+        check_layer_input(x, next(self.parameters()), self.channels, ndim=4)
+        return self.expand(torch.relu(self.conv(torch.relu(self.reduce(x)))))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``ReLU(x + F(x))``, shape (N, c, H, W)."""
+        return torch.relu(x + self.residual(x))

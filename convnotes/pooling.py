@@ -51,14 +51,18 @@ tensor([[[[3.0000, 1.0000],
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Literal, NamedTuple, overload
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ._checks import (
+    Size2,
+    as_batch,
+    check_bool,
     check_finite,
     check_float_tensor,
     check_int,
@@ -66,12 +70,15 @@ from ._checks import (
     check_number,
     check_same_device,
     check_tensor,
+    check_window_fits,
     pair,
+    unbatch,
 )
 from .arithmetic import pool_output_size
 from .correlation import im2col
 
 __all__ = [
+    "AdaptiveSize",
     "EstimationErrors",
     "StochasticPool2d",
     "adaptive_avg_pool2d",
@@ -85,6 +92,9 @@ __all__ = [
     "stochastic_pool2d",
     "stochastic_pool_probabilities",
 ]
+
+#: An adaptive pooling's output size: an int, or a pair whose ``None`` keeps that input size.
+AdaptiveSize = int | tuple[int | None, int | None]
 
 
 # --------------------------------------------------------------------------------------------
@@ -104,34 +114,22 @@ class _PoolGeometry:
     out: tuple[int, int]
 
 
-def _check_bool(name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be a bool, got {value!r}")
-    return value
-
-
-def _geometry(x: torch.Tensor, kernel_size: Any, stride: Any, padding: Any, dilation: Any,
-              ceil_mode: bool) -> _PoolGeometry:
+def _geometry(x: torch.Tensor, kernel_size: Size2, stride: Size2 | None, padding: Size2,
+              dilation: Size2, ceil_mode: bool) -> _PoolGeometry:
     """Checked pairs and the output size from torch's pooling rule
     (:func:`convnotes.arithmetic.pool_output_size`): stride defaults to the kernel size,
     padding is at most half the kernel, and a ``ceil_mode`` window may hang over the bottom /
     right edge but may not start in the padding there."""
-    _check_bool("ceil_mode", ceil_mode)
+    check_bool("ceil_mode", ceil_mode)
     kernel = pair("kernel_size", kernel_size)
     strides = kernel if stride is None else pair("stride", stride)
     paddings = pair("padding", padding, minimum=0)
     dilations = pair("dilation", dilation)
     size = (int(x.shape[-2]), int(x.shape[-1]))
-    out = tuple(
-        pool_output_size(i, k, s, p, d, ceil_mode)
-        for i, k, s, p, d in zip(size, kernel, strides, paddings, dilations, strict=True)
-    )
+    check_window_fits("kernel_size", kernel, dilations, size, paddings)
+    out = (pool_output_size(size[0], kernel[0], strides[0], paddings[0], dilations[0], ceil_mode),
+           pool_output_size(size[1], kernel[1], strides[1], paddings[1], dilations[1], ceil_mode))
     return _PoolGeometry(size, kernel, strides, paddings, dilations, out)
-
-
-def _as_batch(x: torch.Tensor) -> tuple[torch.Tensor, bool]:
-    """``(N, C, H, W)`` view of a 3-D or 4-D input and whether it was batched."""
-    return (x, True) if x.ndim == 4 else (x.unsqueeze(0), False)
 
 
 def _windows(x4: torch.Tensor, geo: _PoolGeometry, fill: float) -> torch.Tensor:
@@ -147,7 +145,7 @@ def _windows(x4: torch.Tensor, geo: _PoolGeometry, fill: float) -> torch.Tensor:
     extra_h = max(0, needed[0] - (geo.size[0] + 2 * ph))
     extra_w = max(0, needed[1] - (geo.size[1] + 2 * pw))
     padded = F.pad(x4, (pw, pw + extra_w, ph, ph + extra_h), value=fill)
-    cols = im2col(padded, geo.kernel, geo.stride, 0, geo.dilation)
+    cols = im2col(padded, geo.kernel, stride=geo.stride, dilation=geo.dilation)
     batch, channels = x4.shape[:2]
     return cols.reshape(batch, channels, geo.kernel[0] * geo.kernel[1], oh, ow)
 
@@ -169,17 +167,26 @@ def _input_positions(geo: _PoolGeometry, device: torch.device) -> torch.Tensor:
     return flat.reshape(kh * kw, oh, ow)
 
 
-def _finish(out: torch.Tensor, batched: bool) -> torch.Tensor:
-    return out if batched else out.squeeze(0)
-
-
 # --------------------------------------------------------------------------------------------
 # Max, min, average and Lp pooling (twins: F.max_pool2d, F.avg_pool2d, F.lp_pool2d)
 # --------------------------------------------------------------------------------------------
 
 
-def max_pool2d(x: torch.Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
-               dilation: Any = 1, ceil_mode: bool = False,
+@overload
+def max_pool2d(x: torch.Tensor, kernel_size: Size2, stride: Size2 | None = None,
+               padding: Size2 = 0, dilation: Size2 = 1, ceil_mode: bool = False,
+               return_indices: Literal[False] = False) -> torch.Tensor: ...
+@overload
+def max_pool2d(x: torch.Tensor, kernel_size: Size2, stride: Size2 | None = None,
+               padding: Size2 = 0, dilation: Size2 = 1, ceil_mode: bool = False, *,
+               return_indices: Literal[True]) -> tuple[torch.Tensor, torch.Tensor]: ...
+@overload
+def max_pool2d(x: torch.Tensor, kernel_size: Size2, stride: Size2 | None = None,
+               padding: Size2 = 0, dilation: Size2 = 1, ceil_mode: bool = False,
+               return_indices: bool = False
+               ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]: ...
+def max_pool2d(x: torch.Tensor, kernel_size: Size2, stride: Size2 | None = None, padding: Size2 = 0,
+               dilation: Size2 = 1, ceil_mode: bool = False,
                return_indices: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """The largest value of every window (twin: ``F.max_pool2d``).
 
@@ -238,19 +245,32 @@ def max_pool2d(x: torch.Tensor, kernel_size: Any, stride: Any = None, padding: A
               [6, 5]]]])
     """
     check_float_tensor("x", x, ndim=(3, 4))
-    _check_bool("return_indices", return_indices)
-    x4, batched = _as_batch(x)
+    check_bool("return_indices", return_indices)
+    x4, batched = as_batch("x", x)
     geo = _geometry(x4, kernel_size, stride, padding, dilation, ceil_mode)
     values, winner = _windows(x4, geo, float("-inf")).max(dim=2)
     if not return_indices:
-        return _finish(values, batched)
+        return unbatch(values, batched)
     positions = _input_positions(geo, x.device).expand(*x4.shape[:2], -1, -1, -1)
     indices = positions.gather(2, winner.unsqueeze(2)).squeeze(2)
-    return _finish(values, batched), _finish(indices, batched)
+    return unbatch(values, batched), unbatch(indices, batched)
 
 
-def min_pool2d(x: torch.Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
-               dilation: Any = 1, ceil_mode: bool = False,
+@overload
+def min_pool2d(x: torch.Tensor, kernel_size: Size2, stride: Size2 | None = None,
+               padding: Size2 = 0, dilation: Size2 = 1, ceil_mode: bool = False,
+               return_indices: Literal[False] = False) -> torch.Tensor: ...
+@overload
+def min_pool2d(x: torch.Tensor, kernel_size: Size2, stride: Size2 | None = None,
+               padding: Size2 = 0, dilation: Size2 = 1, ceil_mode: bool = False, *,
+               return_indices: Literal[True]) -> tuple[torch.Tensor, torch.Tensor]: ...
+@overload
+def min_pool2d(x: torch.Tensor, kernel_size: Size2, stride: Size2 | None = None,
+               padding: Size2 = 0, dilation: Size2 = 1, ceil_mode: bool = False,
+               return_indices: bool = False
+               ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]: ...
+def min_pool2d(x: torch.Tensor, kernel_size: Size2, stride: Size2 | None = None, padding: Size2 = 0,
+               dilation: Size2 = 1, ceil_mode: bool = False,
                return_indices: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """The smallest value of every window: ``-max_pool2d(-x)`` (torch has no ``min_pool2d``).
 
@@ -267,11 +287,11 @@ def min_pool2d(x: torch.Tensor, kernel_size: Any, stride: Any = None, padding: A
     tensor([[[[0.5000]]]])
     """
     check_float_tensor("x", x, ndim=(3, 4))
-    result = max_pool2d(-x, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
-    if return_indices:
-        values, indices = result
+    if check_bool("return_indices", return_indices):
+        values, indices = max_pool2d(-x, kernel_size, stride, padding, dilation, ceil_mode,
+                                     return_indices=True)
         return -values, indices
-    return -result
+    return -max_pool2d(-x, kernel_size, stride, padding, dilation, ceil_mode)
 
 
 def _divisors(geo: _PoolGeometry, count_include_pad: bool, divisor_override: int | None,
@@ -297,7 +317,7 @@ def _divisors(geo: _PoolGeometry, count_include_pad: bool, divisor_override: int
     return (rows[:, None] * cols[None, :]).to(like.dtype)
 
 
-def avg_pool2d(x: torch.Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,
+def avg_pool2d(x: torch.Tensor, kernel_size: Size2, stride: Size2 | None = None, padding: Size2 = 0,
                ceil_mode: bool = False, count_include_pad: bool = True,
                divisor_override: int | None = None) -> torch.Tensor:
     """The mean of every window (twin: ``F.avg_pool2d``).
@@ -342,16 +362,16 @@ def avg_pool2d(x: torch.Tensor, kernel_size: Any, stride: Any = None, padding: A
     tensor([[[[1.5000, 3.0000, 4.5000]]]])
     """
     check_float_tensor("x", x, ndim=(3, 4))
-    _check_bool("count_include_pad", count_include_pad)
+    check_bool("count_include_pad", count_include_pad)
     if divisor_override is not None:
         divisor_override = check_int("divisor_override", divisor_override, minimum=1)
-    x4, batched = _as_batch(x)
+    x4, batched = as_batch("x", x)
     geo = _geometry(x4, kernel_size, stride, padding, 1, ceil_mode)
     sums = _windows(x4, geo, 0.0).sum(dim=2)
-    return _finish(sums / _divisors(geo, count_include_pad, divisor_override, x4), batched)
+    return unbatch(sums / _divisors(geo, count_include_pad, divisor_override, x4), batched)
 
 
-def lp_pool2d(x: torch.Tensor, norm_type: float, kernel_size: Any, stride: Any = None,
+def lp_pool2d(x: torch.Tensor, norm_type: float, kernel_size: Size2, stride: Size2 | None = None,
               ceil_mode: bool = False) -> torch.Tensor:
     """Power-average pooling, the :math:`L_p` norm of every window (twin: ``F.lp_pool2d``).
 
@@ -412,7 +432,7 @@ def lp_pool2d(x: torch.Tensor, norm_type: float, kernel_size: Any, stride: Any =
 # --------------------------------------------------------------------------------------------
 
 
-def _adaptive_output(x: torch.Tensor, output_size: Any) -> tuple[int, int]:
+def _adaptive_output(x: torch.Tensor, output_size: AdaptiveSize) -> tuple[int, int]:
     """``(oh, ow)`` from an int, a pair, or a pair with ``None`` (keep that input size)."""
     if isinstance(output_size, tuple | list) and len(output_size) == 2:
         filled = tuple(x.shape[-2 + axis] if value is None else value
@@ -429,7 +449,7 @@ def _adaptive_bounds(size: int, out: int, device: torch.device) -> tuple[torch.T
     return starts, ends
 
 
-def adaptive_avg_pool2d(x: torch.Tensor, output_size: Any) -> torch.Tensor:
+def adaptive_avg_pool2d(x: torch.Tensor, output_size: AdaptiveSize) -> torch.Tensor:
     """Average pooling to a fixed output size (twin: ``F.adaptive_avg_pool2d``).
 
     Parameters
@@ -446,11 +466,17 @@ def adaptive_avg_pool2d(x: torch.Tensor, output_size: Any) -> torch.Tensor:
     -----
     Output row ``i`` averages input rows :math:`\\lfloor iH/H_{out} \\rfloor` to
     :math:`\\lceil (i+1)H/H_{out} \\rceil - 1` (windows of unequal size that may overlap), and
-    likewise for columns. Written as two averaging matrices
-    :math:`A_h \\in \\mathbb{R}^{H_{out} \\times H}` and
-    :math:`A_w \\in \\mathbb{R}^{W_{out} \\times W}`:
+    likewise for columns; with :math:`R_i` and :math:`C_j` those row and column ranges,
 
-    .. math:: y[n, c] = A_h\\, x[n, c]\\, A_w^\\top
+    .. math::
+
+        y[n, c, i, j] = \\frac{1}{|R_i|\\,|C_j|} \\sum_{h \\in R_i} \\sum_{w \\in C_j}
+        x[n, c, h, w]
+
+    Each window is summed over its own elements only (a gather and a masked sum): written as
+    averaging matrices, :math:`A_h x A_w^\\top`, the zeros outside a window would multiply an
+    infinite input elsewhere into NaN, whereas here a NaN or an infinity reaches only the
+    windows that contain it, as in torch.
 
     Examples
     --------
@@ -458,20 +484,39 @@ def adaptive_avg_pool2d(x: torch.Tensor, output_size: Any) -> torch.Tensor:
     tensor([[[[2., 3.]]]])
     """
     check_float_tensor("x", x, ndim=(3, 4))
+    as_batch("x", x)  # the zero-size policy
     oh, ow = _adaptive_output(x, output_size)
-
-    def averaging_matrix(size: int, out: int) -> torch.Tensor:
-        starts, ends = _adaptive_bounds(size, out, x.device)
-        index = torch.arange(size, device=x.device)
-        inside = (index[None, :] >= starts[:, None]) & (index[None, :] < ends[:, None])
-        return inside.to(x.dtype) / (ends - starts)[:, None].to(x.dtype)
-
-    rows = averaging_matrix(x.shape[-2], oh)
-    cols = averaging_matrix(x.shape[-1], ow)
-    return torch.einsum("ih,...hw,jw->...ij", rows, x, cols)
+    (rows, row_inside), (cols, col_inside) = (_adaptive_taps(x.shape[-2], oh, x.device),
+                                              _adaptive_taps(x.shape[-1], ow, x.device))
+    windows = x[..., rows[:, None, :, None], cols[None, :, None, :]]  # (..., oh, ow, lh, lw)
+    inside = row_inside[:, None, :, None] & col_inside[None, :, None, :]
+    sums = torch.where(inside, windows, 0).sum(dim=(-2, -1))
+    counts = inside.sum(dim=(-2, -1)).to(x.dtype)
+    return sums / counts
 
 
-def adaptive_max_pool2d(x: torch.Tensor, output_size: Any, return_indices: bool = False
+def _adaptive_taps(size: int, out: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Input positions read by each adaptive window along one axis, shape (out, longest).
+
+    Every window is read with the longest window's length; the surplus taps are clamped onto
+    the window's last element and flagged ``False`` in the second tensor.
+    """
+    starts, ends = _adaptive_bounds(size, out, device)
+    longest = int((ends - starts).max())
+    index = starts[:, None] + torch.arange(longest, device=device)[None, :]
+    return torch.minimum(index, ends[:, None] - 1), index < ends[:, None]
+
+
+@overload
+def adaptive_max_pool2d(x: torch.Tensor, output_size: AdaptiveSize,
+                        return_indices: Literal[False] = False) -> torch.Tensor: ...
+@overload
+def adaptive_max_pool2d(x: torch.Tensor, output_size: AdaptiveSize, *,
+                        return_indices: Literal[True]) -> tuple[torch.Tensor, torch.Tensor]: ...
+@overload
+def adaptive_max_pool2d(x: torch.Tensor, output_size: AdaptiveSize, return_indices: bool = False
+                        ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]: ...
+def adaptive_max_pool2d(x: torch.Tensor, output_size: AdaptiveSize, return_indices: bool = False
                         ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Max pooling to a fixed output size (twin: ``F.adaptive_max_pool2d``).
 
@@ -499,17 +544,11 @@ def adaptive_max_pool2d(x: torch.Tensor, output_size: Any, return_indices: bool 
     tensor([[[[5.]]]])
     """
     check_float_tensor("x", x, ndim=(3, 4))
-    _check_bool("return_indices", return_indices)
+    check_bool("return_indices", return_indices)
+    as_batch("x", x)  # the zero-size policy
     oh, ow = _adaptive_output(x, output_size)
     height, width = x.shape[-2:]
-
-    def taps(size: int, out: int) -> torch.Tensor:
-        starts, ends = _adaptive_bounds(size, out, x.device)
-        longest = int((ends - starts).max())
-        index = starts[:, None] + torch.arange(longest, device=x.device)[None, :]
-        return torch.minimum(index, ends[:, None] - 1)  # (out, longest)
-
-    rows, cols = taps(height, oh), taps(width, ow)
+    rows, cols = _adaptive_taps(height, oh, x.device)[0], _adaptive_taps(width, ow, x.device)[0]
     windows = x[..., rows[:, None, :, None], cols[None, :, None, :]]  # (..., oh, ow, lh, lw)
     windows = windows.flatten(-2)
     winner = windows.argmax(dim=-1, keepdim=True)
@@ -527,19 +566,21 @@ def adaptive_max_pool2d(x: torch.Tensor, output_size: Any, return_indices: bool 
 
 
 def _unpool_size(x: torch.Tensor, kernel: tuple[int, int], stride: tuple[int, int],
-                 padding: tuple[int, int], output_size: Any) -> tuple[int, int]:
+                 padding: tuple[int, int], output_size: Sequence[int] | None
+                 ) -> tuple[int, int]:
     """Default ``(H_in - 1) s - 2 p + k`` per axis, or a checked ``output_size`` (torch's rule:
     strictly within ``stride`` of the default; ``(N, C, H, W)`` is accepted too)."""
     default = tuple((x.shape[-2 + axis] - 1) * stride[axis] - 2 * padding[axis] + kernel[axis]
                     for axis in range(2))
+    size: tuple[int, int]
     if output_size is None:
-        size = default
+        size = (default[0], default[1])
     else:
         if not isinstance(output_size, tuple | list | torch.Size):
             raise TypeError(f"output_size must be a sequence of 2 or 4 ints, got {output_size!r}")
         if len(output_size) == 4:
             output_size = tuple(output_size)[2:]
-        size = pair("output_size", output_size)
+        size = pair("output_size", tuple(output_size))
         for axis in range(2):
             low, high = default[axis] - stride[axis], default[axis] + stride[axis]
             if not low < size[axis] < high:
@@ -551,8 +592,10 @@ def _unpool_size(x: torch.Tensor, kernel: tuple[int, int], stride: tuple[int, in
     return size
 
 
-def max_unpool2d(x: torch.Tensor, indices: torch.Tensor, kernel_size: Any, stride: Any = None,
-                 padding: Any = 0, output_size: Any = None) -> torch.Tensor:
+def max_unpool2d(x: torch.Tensor, indices: torch.Tensor, kernel_size: Size2,
+                 stride: Size2 | None = None,
+                 padding: Size2 = 0,
+                 output_size: Sequence[int] | None = None) -> torch.Tensor:
     """Put each pooled value back at the position of its maximum (twin: ``F.max_unpool2d``).
 
     Parameters
@@ -579,7 +622,7 @@ def max_unpool2d(x: torch.Tensor, indices: torch.Tensor, kernel_size: Any, strid
 
     One ``scatter`` per plane. Unpooling is the adjoint of max pooling with its switches
     fixed: for non-overlapping windows it equals the gradient of
-    :math:`\\langle \\text{max\\_pool2d}(z), x \\rangle` with respect to :math:`z`.
+    :math:`\\langle \\operatorname{maxpool}(z), x \\rangle` with respect to :math:`z`.
 
     Examples
     --------
@@ -601,16 +644,17 @@ def max_unpool2d(x: torch.Tensor, indices: torch.Tensor, kernel_size: Any, strid
     strides = kernel if stride is None else pair("stride", stride)
     paddings = pair("padding", padding, minimum=0)
     height, width = _unpool_size(x, kernel, strides, paddings, output_size)
-    x4, batched = _as_batch(x)
-    flat_indices = indices.reshape(*x4.shape[:2], -1)
+    x4, batched = as_batch("x", x)
+    planes = (x4.shape[0], x4.shape[1], x4.shape[2] * x4.shape[3])
+    flat_indices = indices.reshape(planes)
     if flat_indices.numel() and (int(flat_indices.min()) < 0
                                  or int(flat_indices.max()) >= height * width):
         raise ValueError(f"indices must lie in [0, {height * width}) for an output of size "
                          f"{(height, width)}, got values from {int(flat_indices.min())} to "
                          f"{int(flat_indices.max())}")
     canvas = x4.new_zeros(*x4.shape[:2], height * width)
-    out = canvas.scatter(2, flat_indices, x4.reshape(*x4.shape[:2], -1))
-    return _finish(out.reshape(*x4.shape[:2], height, width), batched)
+    out = canvas.scatter(2, flat_indices, x4.reshape(planes))
+    return unbatch(out.reshape(*x4.shape[:2], height, width), batched)
 
 
 # --------------------------------------------------------------------------------------------
@@ -618,13 +662,13 @@ def max_unpool2d(x: torch.Tensor, indices: torch.Tensor, kernel_size: Any, strid
 # --------------------------------------------------------------------------------------------
 
 
-def _stochastic_windows(x: torch.Tensor, kernel_size: Any, stride: Any
+def _stochastic_windows(x: torch.Tensor, kernel_size: Size2, stride: Size2 | None
                         ) -> tuple[torch.Tensor, _PoolGeometry, bool]:
     """Validated non-negative input as windows ``(N, C, kh * kw, oh, ow)``."""
     check_float_tensor("x", x, ndim=(3, 4))
     check_finite("x", x.detach())
     check_non_negative_values("x", x.detach())
-    x4, batched = _as_batch(x)
+    x4, batched = as_batch("x", x)
     geo = _geometry(x4, kernel_size, stride, 0, 1, False)
     return _windows(x4, geo, 0.0), geo, batched
 
@@ -635,8 +679,8 @@ def _safe_divide(numerator: torch.Tensor, total: torch.Tensor) -> torch.Tensor:
     return torch.where(positive, numerator / torch.where(positive, total, 1), 0)
 
 
-def stochastic_pool_probabilities(x: torch.Tensor, kernel_size: Any,
-                                  stride: Any = None) -> torch.Tensor:
+def stochastic_pool_probabilities(x: torch.Tensor, kernel_size: Size2,
+                                  stride: Size2 | None = None) -> torch.Tensor:
     """The sampling probabilities of stochastic pooling, ``p_i = a_i / sum_j a_j`` per window.
 
     Parameters
@@ -658,10 +702,10 @@ def stochastic_pool_probabilities(x: torch.Tensor, kernel_size: Any,
     tensor([0.2500, 0.7500, 0.0000, 0.0000])
     """
     cols, _, batched = _stochastic_windows(x, kernel_size, stride)
-    return _finish(_safe_divide(cols, cols.sum(dim=2, keepdim=True)), batched)
+    return unbatch(_safe_divide(cols, cols.sum(dim=2, keepdim=True)), batched)
 
 
-def _check_generator(generator: Any, x: torch.Tensor) -> None:
+def _check_generator(generator: object, x: torch.Tensor) -> None:
     if generator is None:
         return
     if not isinstance(generator, torch.Generator):
@@ -671,7 +715,20 @@ def _check_generator(generator: Any, x: torch.Tensor) -> None:
                          f"got a generator on {generator.device}")
 
 
-def stochastic_pool2d(x: torch.Tensor, kernel_size: Any, stride: Any = None,
+@overload
+def stochastic_pool2d(x: torch.Tensor, kernel_size: Size2, stride: Size2 | None = None,
+                      training: bool = True, generator: torch.Generator | None = None,
+                      return_indices: Literal[False] = False) -> torch.Tensor: ...
+@overload
+def stochastic_pool2d(x: torch.Tensor, kernel_size: Size2, stride: Size2 | None = None,
+                      training: bool = True, generator: torch.Generator | None = None, *,
+                      return_indices: Literal[True]) -> tuple[torch.Tensor, torch.Tensor]: ...
+@overload
+def stochastic_pool2d(x: torch.Tensor, kernel_size: Size2, stride: Size2 | None = None,
+                      training: bool = True, generator: torch.Generator | None = None,
+                      return_indices: bool = False
+                      ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]: ...
+def stochastic_pool2d(x: torch.Tensor, kernel_size: Size2, stride: Size2 | None = None,
                       training: bool = True, generator: torch.Generator | None = None,
                       return_indices: bool = False
                       ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
@@ -738,15 +795,15 @@ def stochastic_pool2d(x: torch.Tensor, kernel_size: Any, stride: Any = None,
     >>> stochastic_pool2d(a, 2, generator=g).item() in (1.0, 3.0)
     True
     """
-    _check_bool("training", training)
-    _check_bool("return_indices", return_indices)
+    check_bool("training", training)
+    check_bool("return_indices", return_indices)
     if return_indices and not training:
         raise ValueError("return_indices needs training=True: the test-mode output is a "
                          "weighted average, not one element")
     cols, geo, batched = _stochastic_windows(x, kernel_size, stride)
     totals = cols.sum(dim=2)
     if not training:
-        return _finish(_safe_divide((cols * cols).sum(dim=2), totals), batched)
+        return unbatch(_safe_divide((cols * cols).sum(dim=2), totals), batched)
     _check_generator(generator, x)
     running = cols.detach().cumsum(dim=2)
     batch, channels, taps, oh, ow = cols.shape
@@ -761,9 +818,9 @@ def stochastic_pool2d(x: torch.Tensor, kernel_size: Any, stride: Any = None,
     picked = torch.minimum(passed, last_positive)
     values = cols.gather(2, picked).squeeze(2)
     if not return_indices:
-        return _finish(values, batched)
+        return unbatch(values, batched)
     positions = _input_positions(geo, x.device).expand(batch, channels, -1, -1, -1)
-    return _finish(values, batched), _finish(positions.gather(2, picked).squeeze(2), batched)
+    return unbatch(values, batched), unbatch(positions.gather(2, picked).squeeze(2), batched)
 
 
 class StochasticPool2d(nn.Module):
@@ -783,7 +840,7 @@ class StochasticPool2d(nn.Module):
     tensor([[[[2.5000]]]])
     """
 
-    def __init__(self, kernel_size: Any, stride: Any = None,
+    def __init__(self, kernel_size: Size2, stride: Size2 | None = None,
                  generator: torch.Generator | None = None) -> None:
         super().__init__()
         self.kernel_size = pair("kernel_size", kernel_size)
@@ -884,9 +941,9 @@ def feature_estimation_errors(clean: torch.Tensor, noise_std: float, shift: torc
         raise ValueError("clean must have a positive entry (every pooling of an all-zero "
                          "window is 0, so relative errors are undefined)")
     _check_generator(generator, clean)
-    window = clean.shape
+    window = (int(clean.shape[0]), int(clean.shape[1]))
     shifted = torch.clamp(clean + shift, min=0)
-    if shifted.shape != window:
+    if tuple(shifted.shape) != window:
         raise ValueError(f"shift must broadcast to the shape of clean {tuple(window)}, "
                          f"got {tuple(shift.shape)}")
     noise = torch.randn(num_samples, 1, *window, generator=generator, dtype=clean.dtype,
@@ -902,8 +959,7 @@ def feature_estimation_errors(clean: torch.Tensor, noise_std: float, shift: torc
     reference = stochastic_pool2d(clean[None, None], window, training=False)
     results = {}
     for name, pool in poolings.items():
-        base = reference if name == "stochastic (train)" else pool(clean[None, None])
-        base = float(base)
+        base = float(reference if name == "stochastic (train)" else pool(clean[None, None]))
         noise_error = float((pool(noisy) - base).square().mean().sqrt()) / base
         shift_error = (float(pool(repeated).mean()) - base) / base
         results[name] = EstimationErrors(base, noise_error, shift_error)

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import os
 import random
-import time
+import statistics
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import torch
 
 from ._checks import check_int
@@ -42,7 +42,8 @@ def seed_everything(seed: int) -> None:
     Parameters
     ----------
     seed : int
-        A non-negative integer.
+        An integer in ``[0, 2**32 - 1]`` (NumPy's legacy generator takes no more); checked
+        before anything is reseeded.
 
     Notes
     -----
@@ -50,6 +51,8 @@ def seed_everything(seed: int) -> None:
     ``stochastic_pool2d``) additionally take an explicit ``torch.Generator``.
     """
     seed = check_int("seed", seed, minimum=0)
+    if seed > 2**32 - 1:
+        raise ValueError(f"seed must be <= 2**32 - 1 = {2**32 - 1} (NumPy's limit), got {seed}")
     os.environ["PYTHONHASHSEED"] = str(seed)
     random.seed(seed)
     np.random.seed(seed)  # noqa: NPY002 - seeding the legacy global generator is the point
@@ -64,30 +67,43 @@ def synchronize(where: torch.device | str | None = None) -> None:
 
 
 def time_call(
-    fn: Callable[[], Any],
+    fn: Callable[[], object],
     *,
     repeat: int = 5,
     number: int = 1,
     warmup: int = 1,
     where: torch.device | str | None = None,
 ) -> float:
-    """Best wall-clock seconds of one call of ``fn`` over ``repeat`` rounds of ``number`` calls.
+    """Median wall-clock seconds of one call of ``fn``, timed with ``torch.utils.benchmark``.
 
     Parameters
     ----------
     fn : callable
         Called with no arguments.
-    repeat, number, warmup : int
-        Rounds, calls per round, and untimed calls before timing (first-call costs such as
-        CUDA context creation and FFT planning are not what we want to measure).
+    repeat, number : int
+        Rounds, and calls per round: each round is one ``Timer.timeit(number)`` of
+        ``torch.utils.benchmark``, which first makes ``max(number // 100, 2)`` untimed calls
+        of its own (so a round makes ``number + max(number // 100, 2)`` calls).
+    warmup : int
+        Untimed calls before the first round (first-call costs such as CUDA context creation
+        and FFT planning are not what we want to measure).
     where : torch.device or str, optional
-        Device to synchronise before reading the clock; defaults to :func:`device`.
+        Device whose queued work is waited for after the warm-up; defaults to
+        :func:`device`. (The timer itself synchronises CUDA around every round whenever
+        CUDA is available, so GPU times measure the work, not the launch.)
 
     Returns
     -------
     float
-        The minimum over rounds of (round time / ``number``). The minimum is the least
-        disturbed estimate on a shared machine.
+        The median over rounds of (round time / ``number``). The timer runs with this
+        process's torch thread count (``torch.get_num_threads()``), not the benchmark
+        module's default of one thread.
+
+    Examples
+    --------
+    >>> seconds = time_call(lambda: sum(range(100)), repeat=3)
+    >>> 0.0 < seconds < 1.0
+    True
     """
     repeat = check_int("repeat", repeat, minimum=1)
     number = check_int("number", number, minimum=1)
@@ -95,20 +111,20 @@ def time_call(
     for _ in range(warmup):
         fn()
     synchronize(where)
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        synchronize(where)
-        best = min(best, (time.perf_counter() - start) / number)
-    return best
+    # imported here, not at the top: torch.utils.benchmark imports cpp_extension, which logs a
+    # line to stderr on a CUDA build of torch without a GPU (an import would print it)
+    from torch.utils import benchmark
+
+    timer = benchmark.Timer(stmt="fn()", globals={"fn": fn},
+                            num_threads=torch.get_num_threads())
+    rounds = [timer.timeit(number) for _ in range(repeat)]
+    return float(statistics.median(m.median for m in rounds))
 
 
 def verify_close(
     label: str,
-    actual: Any,
-    expected: Any,
+    actual: npt.ArrayLike | torch.Tensor,
+    expected: npt.ArrayLike | torch.Tensor,
     *,
     atol: float | None = None,
     rtol: float | None = None,
@@ -141,7 +157,7 @@ def verify_close(
     True
     """
 
-    def as_cpu_tensor(value: Any) -> torch.Tensor:
+    def as_cpu_tensor(value: npt.ArrayLike | torch.Tensor) -> torch.Tensor:
         if isinstance(value, torch.Tensor):
             return value.detach().cpu()
         return torch.as_tensor(np.array(value))  # a copy: reversed views have negative strides

@@ -48,20 +48,26 @@ True
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
 from ._checks import (
-    check_channels_divisible,
+    Padding2,
+    Size2,
+    as_batch,
+    check_bool,
+    check_conv_weight,
     check_finite,
     check_float_tensor,
     check_int,
+    check_layer_input,
     check_number,
+    check_one_of,
     check_same_device,
     check_same_dtype,
+    check_window_fits,
     pair,
+    unbatch,
 )
 from .correlation import conv2d
 
@@ -85,7 +91,7 @@ __all__ = [
 # --------------------------------------------------------------------------------------------
 
 
-def _check_rank(rank: Any, kh: int, kw: int) -> int:
+def _check_rank(rank: int, kh: int, kw: int) -> int:
     """``1 <= rank <= min(kh, kw)``: a ``kh x kw`` matrix has at most that many singular values."""
     rank = check_int("rank", rank, minimum=1)
     if rank > min(kh, kw):
@@ -94,7 +100,7 @@ def _check_rank(rank: Any, kh: int, kw: int) -> int:
     return rank
 
 
-def _check_kernel_stack(name: str, weight: Any) -> torch.Tensor:
+def _check_kernel_stack(name: str, weight: torch.Tensor) -> torch.Tensor:
     """A float tensor of shape (..., kh, kw) with finite values."""
     check_float_tensor(name, weight)
     if weight.ndim < 2:
@@ -297,29 +303,18 @@ def low_rank_error(weight: torch.Tensor, rank: int) -> torch.Tensor:
 # --------------------------------------------------------------------------------------------
 
 
-def _check_input(x: Any) -> tuple[torch.Tensor, bool]:
-    """``x`` as a 4-D tensor and whether it was batched."""
+def _check_input(x: torch.Tensor) -> tuple[torch.Tensor, bool]:
+    """A floating-point ``x`` as a 4-D batch (:func:`~convnotes._checks.as_batch`)."""
     check_float_tensor("x", x, ndim=(3, 4))
-    return (x, True) if x.ndim == 4 else (x.unsqueeze(0), False)
+    return as_batch("x", x)
 
 
-def _check_operand(name: str, tensor: Any, x: torch.Tensor, ndim: int) -> torch.Tensor:
-    """A float tensor of ``ndim`` dimensions, with ``x``'s dtype."""
+def _check_operand(name: str, tensor: torch.Tensor | None, x: torch.Tensor, ndim: int) -> None:
+    """A float tensor of ``ndim`` dimensions with ``x``'s dtype (``None`` passes)."""
+    if tensor is None:
+        return
     check_float_tensor(name, tensor, ndim=ndim)
     check_same_dtype("x", x, **{name: tensor})
-    return tensor
-
-
-def _check_bias(bias: Any, x: torch.Tensor, out_channels: int) -> None:
-    if bias is None:
-        return
-    _check_operand("bias", bias, x, ndim=1)
-    if bias.shape[0] != out_channels:
-        raise ValueError(f"bias must have shape ({out_channels},), got {tuple(bias.shape)}")
-
-
-def _finish(out: torch.Tensor, batched: bool) -> torch.Tensor:
-    return out if batched else out.squeeze(0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -328,8 +323,8 @@ def _finish(out: torch.Tensor, batched: bool) -> torch.Tensor:
 
 
 def separable_conv2d(x: torch.Tensor, column: torch.Tensor, row: torch.Tensor,
-                     bias: torch.Tensor | None = None, stride: Any = 1, padding: Any = 0,
-                     dilation: Any = 1, groups: int = 1) -> torch.Tensor:
+                     bias: torch.Tensor | None = None, stride: Size2 = 1, padding: Size2 = 0,
+                     dilation: Size2 = 1, groups: int = 1) -> torch.Tensor:
     """A convolution whose kernels are outer products, run as a vertical then a horizontal pass.
 
     Twin: ``F.conv2d(x, column[..., :, None] * row[..., None, :], bias, stride, padding,
@@ -385,21 +380,17 @@ def separable_conv2d(x: torch.Tensor, column: torch.Tensor, row: torch.Tensor,
     x4, batched = _check_input(x)
     _check_operand("column", column, x4, ndim=3)
     _check_operand("row", row, x4, ndim=3)
+    _check_operand("bias", bias, x4, ndim=1)
     groups = check_int("groups", groups, minimum=1)
     (sh, sw), (dh, dw) = pair("stride", stride), pair("dilation", dilation)
     ph, pw = pair("padding", padding, minimum=0)
     in_channels = x4.shape[1]
-    out_channels, group_in, kh = column.shape
-    check_channels_divisible("in_channels", in_channels, groups)
-    check_channels_divisible("out_channels (column.shape[0])", out_channels, groups)
-    if group_in * groups != in_channels:
-        raise ValueError(f"column must have shape (C_out, C_in / groups = {in_channels // groups},"
-                         f" kh) for x with C_in={in_channels} and groups={groups}, "
-                         f"got {tuple(column.shape)}")
+    out_channels = check_conv_weight(column, bias, in_channels, groups, name="column")
+    group_in, kh = column.shape[1:]
+    check_conv_weight(row, None, in_channels, groups, name="row")
     if row.shape[:2] != column.shape[:2]:
         raise ValueError(f"row must have shape ({out_channels}, {group_in}, kw) to match column, "
                          f"got {tuple(row.shape)}")
-    _check_bias(bias, x4, out_channels)
     check_same_device(x=x4, column=column, row=row, bias=bias)
     kw, group_out = row.shape[2], out_channels // groups
     # vertical pass: input channel c = (g, c_l) feeds the C_out/g kernels of its group
@@ -414,7 +405,7 @@ def separable_conv2d(x: torch.Tensor, column: torch.Tensor, row: torch.Tensor,
     rows = row.reshape(out_channels, group_in, 1, kw)
     out = conv2d(vertical, rows, bias, stride=(1, sw), padding=(0, pw), dilation=(1, dw),
                  groups=out_channels)
-    return _finish(out, batched)
+    return unbatch(out, batched)
 
 
 # --------------------------------------------------------------------------------------------
@@ -423,7 +414,8 @@ def separable_conv2d(x: torch.Tensor, column: torch.Tensor, row: torch.Tensor,
 
 
 def depthwise_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
-                     stride: Any = 1, padding: Any = 0, dilation: Any = 1) -> torch.Tensor:
+                     stride: Size2 = 1, padding: Padding2 = 0, dilation: Size2 = 1
+                     ) -> torch.Tensor:
     """Filter every input channel with its own kernel(s) (twin: ``F.conv2d(groups=C_in)``).
 
     Parameters
@@ -459,18 +451,19 @@ def depthwise_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor |
     """
     x4, batched = _check_input(x)
     _check_operand("weight", weight, x4, ndim=4)
+    _check_operand("bias", bias, x4, ndim=1)
     in_channels = x4.shape[1]
     if weight.shape[1] != 1 or weight.shape[0] % in_channels != 0:
         raise ValueError(f"weight must have shape (multiplier * C_in, 1, kh, kw) with "
                          f"C_in={in_channels}, got {tuple(weight.shape)}")
-    _check_bias(bias, x4, weight.shape[0])
+    check_conv_weight(weight, bias, in_channels, in_channels)
     check_same_device(x=x4, weight=weight, bias=bias)
     out = conv2d(x4, weight, bias, stride=stride, padding=padding, dilation=dilation,
                  groups=in_channels)
-    return _finish(out, batched)
+    return unbatch(out, batched)
 
 
-def _check_pointwise(pointwise_weight: Any, x: torch.Tensor, mid_channels: int) -> None:
+def _check_pointwise(pointwise_weight: torch.Tensor, x: torch.Tensor, mid_channels: int) -> None:
     _check_operand("pointwise_weight", pointwise_weight, x, ndim=4)
     if pointwise_weight.shape[1:] != (mid_channels, 1, 1):
         raise ValueError(f"pointwise_weight must have shape (C_out, {mid_channels}, 1, 1) for "
@@ -479,8 +472,8 @@ def _check_pointwise(pointwise_weight: Any, x: torch.Tensor, mid_channels: int) 
 
 def depthwise_separable_conv2d(x: torch.Tensor, depthwise_weight: torch.Tensor,
                                pointwise_weight: torch.Tensor,
-                               bias: torch.Tensor | None = None, stride: Any = 1,
-                               padding: Any = 0, dilation: Any = 1) -> torch.Tensor:
+                               bias: torch.Tensor | None = None, stride: Size2 = 1,
+                               padding: Padding2 = 0, dilation: Size2 = 1) -> torch.Tensor:
     """A depthwise ``k x k`` convolution followed by a pointwise ``1 x 1`` convolution.
 
     Twin: ``F.conv2d(F.conv2d(x, depthwise_weight, None, stride, padding, dilation,
@@ -532,17 +525,20 @@ def depthwise_separable_conv2d(x: torch.Tensor, depthwise_weight: torch.Tensor,
     """
     x4, batched = _check_input(x)
     _check_operand("depthwise_weight", depthwise_weight, x4, ndim=4)
+    _check_operand("bias", bias, x4, ndim=1)
     in_channels = x4.shape[1]
     if depthwise_weight.shape[1] != 1 or depthwise_weight.shape[0] % in_channels != 0:
         raise ValueError(f"depthwise_weight must have shape (multiplier * C_in, 1, kh, kw) with "
                          f"C_in={in_channels}, got {tuple(depthwise_weight.shape)}")
+    check_conv_weight(depthwise_weight, None, in_channels, in_channels, name="depthwise_weight")
     _check_pointwise(pointwise_weight, x4, depthwise_weight.shape[0])
-    _check_bias(bias, x4, pointwise_weight.shape[0])
+    check_conv_weight(pointwise_weight, bias, depthwise_weight.shape[0], 1,
+                      name="pointwise_weight")
     check_same_device(x=x4, depthwise_weight=depthwise_weight,
                       pointwise_weight=pointwise_weight, bias=bias)
     spatial = depthwise_conv2d(x4, depthwise_weight, stride=stride, padding=padding,
                                dilation=dilation)
-    return _finish(conv2d(spatial, pointwise_weight, bias), batched)
+    return unbatch(conv2d(spatial, pointwise_weight, bias), batched)
 
 
 def depthwise_separable_kernel(depthwise_weight: torch.Tensor, pointwise_weight: torch.Tensor,
@@ -639,25 +635,32 @@ class DepthwiseSeparableConv2d(nn.Module):
     539
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, stride: Any = 1,
-                 padding: Any = 0, dilation: Any = 1, bias: bool = True, multiplier: int = 1,
-                 device: Any = None, dtype: Any = None) -> None:
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Size2, stride: Size2 = 1,
+                 padding: Padding2 = 0, dilation: Size2 = 1, bias: bool = True,
+                 multiplier: int = 1, device: torch.device | str | None = None,
+                 dtype: torch.dtype | None = None) -> None:
         super().__init__()
         in_channels = check_int("in_channels", in_channels, minimum=1)
         out_channels = check_int("out_channels", out_channels, minimum=1)
         multiplier = check_int("multiplier", multiplier, minimum=1)
         kernel_size = pair("kernel_size", kernel_size)
         stride, dilation = pair("stride", stride), pair("dilation", dilation)
-        if not isinstance(padding, str):
+        if isinstance(padding, str):
+            check_one_of("padding", padding, ("same", "valid"))
+        else:
             padding = pair("padding", padding, minimum=0)
-        if not isinstance(bias, bool):
-            raise TypeError(f"bias must be a bool, got {bias!r}")
-        factory = {"device": device, "dtype": dtype}
+        if padding == "same" and stride != (1, 1):
+            raise ValueError(f"padding='same' needs stride=1 (as in nn.Conv2d), got "
+                             f"stride={stride}")
+        bias = check_bool("bias", bias)
+        if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+            raise TypeError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
         self.multiplier = multiplier
         self.depthwise = nn.Conv2d(in_channels, multiplier * in_channels, kernel_size, stride,
-                                   padding, dilation, groups=in_channels, bias=False, **factory)
+                                   padding, dilation, groups=in_channels, bias=False,
+                                   device=device, dtype=dtype)
         self.pointwise = nn.Conv2d(multiplier * in_channels, out_channels, 1, bias=bias,
-                                   **factory)
+                                   device=device, dtype=dtype)
 
     @property
     def in_channels(self) -> int:
@@ -668,7 +671,13 @@ class DepthwiseSeparableConv2d(nn.Module):
         return self.pointwise.out_channels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, C_in, H, W) -> (N, C_out, H_out, W_out)."""
+        """(N, C_in, H, W) or (C_in, H, W) -> (N, C_out, H_out, W_out) or (C_out, ...)."""
+        check_layer_input(x, self.depthwise.weight, self.in_channels)
+        as_batch("x", x)  # the zero-size policy
+        conv = self.depthwise
+        if not isinstance(conv.padding, str):
+            check_window_fits("kernel_size", conv.kernel_size, conv.dilation,
+                              tuple(x.shape[-2:]), conv.padding)
         return self.pointwise(self.depthwise(x))
 
     def full_weight(self) -> torch.Tensor:
@@ -682,8 +691,8 @@ class DepthwiseSeparableConv2d(nn.Module):
 # --------------------------------------------------------------------------------------------
 
 
-def _check_flattened_factors(channel_weight: Any, vertical_weight: Any,
-                             horizontal_weight: Any) -> None:
+def _check_flattened_factors(channel_weight: torch.Tensor, vertical_weight: torch.Tensor,
+                             horizontal_weight: torch.Tensor) -> None:
     check_float_tensor("channel_weight", channel_weight, ndim=2)
     check_float_tensor("vertical_weight", vertical_weight, ndim=2)
     check_float_tensor("horizontal_weight", horizontal_weight, ndim=2)
@@ -728,8 +737,8 @@ def flattened_kernel(channel_weight: torch.Tensor, vertical_weight: torch.Tensor
 
 def flattened_conv2d(x: torch.Tensor, channel_weight: torch.Tensor,
                      vertical_weight: torch.Tensor, horizontal_weight: torch.Tensor,
-                     bias: torch.Tensor | None = None, stride: Any = 1, padding: Any = 0,
-                     dilation: Any = 1) -> torch.Tensor:
+                     bias: torch.Tensor | None = None, stride: Size2 = 1, padding: Size2 = 0,
+                     dilation: Size2 = 1) -> torch.Tensor:
     """Flattened convolution: three 1-D filters in sequence (lateral, vertical, horizontal).
 
     Twin: ``F.conv2d(x, flattened_kernel(channel_weight, vertical_weight, horizontal_weight),
@@ -782,7 +791,10 @@ def flattened_conv2d(x: torch.Tensor, channel_weight: torch.Tensor,
     if in_channels != x4.shape[1]:
         raise ValueError(f"channel_weight must have shape (C_out, C_in = {x4.shape[1]}), "
                          f"got {tuple(channel_weight.shape)}")
-    _check_bias(bias, x4, out_channels)
+    _check_operand("bias", bias, x4, ndim=1)
+    if bias is not None and tuple(bias.shape) != (out_channels,):
+        check_conv_weight(channel_weight[:, :, None, None], bias, in_channels, 1,
+                          name="channel_weight")
     check_same_device(x=x4, channel_weight=channel_weight, bias=bias)
     (sh, sw), (dh, dw) = pair("stride", stride), pair("dilation", dilation)
     ph, pw = pair("padding", padding, minimum=0)
@@ -791,4 +803,4 @@ def flattened_conv2d(x: torch.Tensor, channel_weight: torch.Tensor,
                                 padding=(ph, 0), dilation=(dh, 1))
     out = depthwise_conv2d(vertical, horizontal_weight[:, None, None, :], bias, stride=(1, sw),
                            padding=(0, pw), dilation=(1, dw))
-    return _finish(out, batched)
+    return unbatch(out, batched)

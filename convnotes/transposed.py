@@ -11,13 +11,16 @@ and dilation:
   image with ``col2im`` (the adjoint of im2col + GEMM);
 * :func:`conv_transpose2d_zero_insertion`: insert ``stride - 1`` zeros between input pixels,
   pad, and run an ordinary convolution with the flipped kernel ("input padding");
-* :func:`conv_transpose2d_subpixel`: split the kernel into ``stride**2`` phase sub-kernels
-  ("kernel padding"), run one ordinary convolution with ``stride**2`` times the output
-  channels, and interleave the phases with :func:`depth_to_space`.
+* :func:`conv_transpose2d_subpixel`: split the kernel into ``stride**2`` phase sub-kernels,
+  convolve the small input with them (one ``conv2d`` per sub-kernel size) and interleave the
+  phases into the output: the "kernel padding" + :func:`depth_to_space` method without its
+  padded zeros (:func:`subpixel_weight` builds the padded single-convolution weight).
 
 Plus :func:`depth_to_space` / :func:`space_to_depth` (twins ``F.pixel_shuffle`` /
 ``F.pixel_unshuffle``), the resize kernels :func:`nearest_kernel` and :func:`bilinear_kernel`,
-and :func:`checkerboard_score`, a number for the checkerboard artifact.
+:func:`checkerboard_score`, a number for the checkerboard artifact, and two layers without
+it at initialisation: :func:`resize_conv2d` (resize, then convolve) and :func:`icnr` (the
+sub-pixel initialisation of Aitken et al., 2017).
 
 References
 ----------
@@ -29,6 +32,8 @@ References
   Distill, 2016.
 * J. Long, E. Shelhamer and T. Darrell, "Fully convolutional networks for semantic
   segmentation", CVPR 2015 (bilinear initialisation of upsampling layers).
+* A. Aitken et al., "Checkerboard artifact free sub-pixel convolution", arXiv:1707.02937,
+  2017 (ICNR).
 
 Examples
 --------
@@ -42,20 +47,25 @@ tensor([[[[1., 1., 2., 2.],
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from ._checks import (
+    Size2,
+    as_batch,
     check_channels_divisible,
     check_conv_operands,
+    check_conv_weight,
     check_divisible,
     check_float_tensor,
     check_int,
+    check_one_of,
     check_tensor,
     pair,
+    unbatch,
 )
 from .arithmetic import conv_transpose_output_size, effective_kernel_size
 from .correlation import col2im
@@ -68,8 +78,10 @@ __all__ = [
     "conv_transpose2d_subpixel",
     "conv_transpose2d_zero_insertion",
     "depth_to_space",
+    "icnr",
     "insert_zeros",
     "nearest_kernel",
+    "resize_conv2d",
     "space_to_depth",
     "subpixel_weight",
 ]
@@ -99,37 +111,32 @@ class _Geometry:
     @property
     def full_hw(self) -> tuple[int, int]:
         """Size of the uncropped output, ``(i - 1) s + d (k - 1) + 1`` per axis."""
-        return tuple(
-            (i - 1) * s + effective_kernel_size(k, d)
-            for i, s, k, d in zip(self.input_hw, self.stride, self.kernel, self.dilation,
-                                  strict=True)
-        )
+        (ih, iw), (sh, sw), (kh, kw), (dh, dw) = self.input_hw, self.stride, self.kernel, \
+            self.dilation
+        return ((ih - 1) * sh + effective_kernel_size(kh, dh),
+                (iw - 1) * sw + effective_kernel_size(kw, dw))
 
 
-def _geometry(x: Any, weight: Any, bias: Any, stride: Any, padding: Any, output_padding: Any,
-              groups: Any, dilation: Any) -> _Geometry:
+def _geometry(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, stride: Size2,
+              padding: Size2, output_padding: Size2, groups: int, dilation: Size2) -> _Geometry:
     """Validate the arguments of a transposed convolution the way ``F.conv_transpose2d`` does."""
     check_conv_operands(x, weight, bias)
+    x4, batched = as_batch("x", x)
     groups = check_int("groups", groups, minimum=1)
     stride, dilation = pair("stride", stride), pair("dilation", dilation)
     padding = pair("padding", padding, minimum=0)
     output_padding = pair("output_padding", output_padding, minimum=0)
-    in_channels = x.shape[-3]
-    if weight.shape[0] != in_channels:
-        raise ValueError(f"weight must have shape (C_in = {in_channels}, C_out / groups, kh, kw) "
-                         f"for x with C_in={in_channels}, got {tuple(weight.shape)}")
-    check_channels_divisible("in_channels", in_channels, groups)
-    out_channels = weight.shape[1] * groups
-    if bias is not None and bias.shape[0] != out_channels:
-        raise ValueError(f"bias must have shape ({out_channels},), got {tuple(bias.shape)}")
+    in_channels = x4.shape[1]
+    out_channels = check_conv_weight(weight, bias, in_channels, groups, layout="IOHW")
     kernel = (weight.shape[2], weight.shape[3])
-    input_hw = (x.shape[-2], x.shape[-1])
-    output_hw = tuple(
-        conv_transpose_output_size(i, k, s, p, op, d)
-        for i, k, s, p, op, d in zip(input_hw, kernel, stride, padding, output_padding, dilation,
-                                     strict=True)
+    input_hw = (x4.shape[2], x4.shape[3])
+    output_hw = (
+        conv_transpose_output_size(input_hw[0], kernel[0], stride[0], padding[0],
+                                   output_padding[0], dilation[0]),
+        conv_transpose_output_size(input_hw[1], kernel[1], stride[1], padding[1],
+                                   output_padding[1], dilation[1]),
     )
-    return _Geometry(x.ndim == 4, groups, in_channels, out_channels, kernel, stride, padding,
+    return _Geometry(batched, groups, in_channels, out_channels, kernel, stride, padding,
                      output_padding, dilation, input_hw, output_hw)
 
 
@@ -145,9 +152,8 @@ def _crop_full(full: torch.Tensor, geo: _Geometry) -> torch.Tensor:
 
 
 def _finish(out: torch.Tensor, bias: torch.Tensor | None, batched: bool) -> torch.Tensor:
-    if bias is not None:
-        out = out + bias.reshape(1, -1, 1, 1)
-    return out if batched else out.squeeze(0)
+    """Add the per-channel bias, then undo the batching (:func:`~convnotes._checks.unbatch`)."""
+    return unbatch(out if bias is None else out + bias.reshape(1, -1, 1, 1), batched)
 
 
 # --------------------------------------------------------------------------------------------
@@ -156,8 +162,8 @@ def _finish(out: torch.Tensor, bias: torch.Tensor | None, batched: bool) -> torc
 
 
 def conv_transpose2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
-                     stride: Any = 1, padding: Any = 0, output_padding: Any = 0,
-                     groups: int = 1, dilation: Any = 1) -> torch.Tensor:
+                     stride: Size2 = 1, padding: Size2 = 0, output_padding: Size2 = 0,
+                     groups: int = 1, dilation: Size2 = 1) -> torch.Tensor:
     """Transposed convolution as a matrix product plus a scatter-add (twin: F.conv_transpose2d).
 
     Parameters
@@ -207,14 +213,15 @@ def conv_transpose2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor |
     True
     """
     geo = _geometry(x, weight, bias, stride, padding, output_padding, groups, dilation)
-    x4 = x if geo.batched else x.unsqueeze(0)
+    x4, _ = as_batch("x", x)
     batch, height, width = x4.shape[0], *geo.input_hw
     g, group_in = geo.groups, geo.in_channels // geo.groups
     kh, kw = geo.kernel
     pixels = x4.reshape(batch, g, group_in, height * width)
     kernels = weight.reshape(g, group_in, -1).transpose(1, 2)  # (g, C_out/g * kh * kw, C_in/g)
-    cols = torch.matmul(kernels, pixels).reshape(batch, geo.out_channels * kh * kw, -1)
-    full = col2im(cols, geo.full_hw, geo.kernel, geo.stride, 0, geo.dilation)
+    cols = torch.matmul(kernels, pixels).reshape(batch, geo.out_channels * kh * kw,
+                                                 height * width)
+    full = col2im(cols, geo.full_hw, geo.kernel, stride=geo.stride, dilation=geo.dilation)
     return _finish(_crop_full(full, geo), bias, geo.batched)
 
 
@@ -230,7 +237,7 @@ def _flipped_transposed_kernel(weight: torch.Tensor, groups: int) -> torch.Tenso
     return per_group.reshape(groups * group_out, c_in // groups, kh, kw).flip(-2, -1)
 
 
-def insert_zeros(x: torch.Tensor, stride: Any) -> torch.Tensor:
+def insert_zeros(x: torch.Tensor, stride: Size2) -> torch.Tensor:
     """Put ``stride - 1`` zeros between neighbouring pixels (the "fractional stride").
 
     Parameters
@@ -259,9 +266,9 @@ def insert_zeros(x: torch.Tensor, stride: Any) -> torch.Tensor:
 
 
 def conv_transpose2d_zero_insertion(x: torch.Tensor, weight: torch.Tensor,
-                                    bias: torch.Tensor | None = None, stride: Any = 1,
-                                    padding: Any = 0, output_padding: Any = 0, groups: int = 1,
-                                    dilation: Any = 1) -> torch.Tensor:
+                                    bias: torch.Tensor | None = None, stride: Size2 = 1,
+                                    padding: Size2 = 0, output_padding: Size2 = 0,
+                                    groups: int = 1, dilation: Size2 = 1) -> torch.Tensor:
     """Transposed convolution as an ordinary convolution over a zero-stuffed input.
 
     Same parameters, shapes and result as :func:`conv_transpose2d` (twin:
@@ -280,7 +287,9 @@ def conv_transpose2d_zero_insertion(x: torch.Tensor, weight: torch.Tensor,
     where :math:`\\operatorname{flip}(w)^\\top` swaps the in/out channel axes (per group)
     and rotates each kernel by 180 degrees; the bottom/right side gets ``output_padding``
     more zeros. A negative pad (``p > d(k-1)``) crops instead. A fraction ``1 - 1/s^2`` of
-    the multiplications hit inserted zeros: the method is simple and wasteful.
+    the multiplications hit inserted zeros: the method is simple and wasteful. A NaN or Inf
+    in one input pixel stays local (it meets only real taps), but a non-finite *weight*
+    multiplies inserted zeros everywhere (``0 * inf = nan``), unlike ``F.conv_transpose2d``.
 
     References
     ----------
@@ -295,7 +304,7 @@ def conv_transpose2d_zero_insertion(x: torch.Tensor, weight: torch.Tensor,
     True
     """
     geo = _geometry(x, weight, bias, stride, padding, output_padding, groups, dilation)
-    x4 = x if geo.batched else x.unsqueeze(0)
+    x4, _ = as_batch("x", x)
     stuffed = insert_zeros(x4, geo.stride)
     borders = [d * (k - 1) - p for k, p, d in zip(geo.kernel, geo.padding, geo.dilation,
                                                    strict=True)]
@@ -311,7 +320,7 @@ def conv_transpose2d_zero_insertion(x: torch.Tensor, weight: torch.Tensor,
 # --------------------------------------------------------------------------------------------
 
 
-def _check_block(x: Any, block_size: Any) -> tuple[int, int]:
+def _check_block(x: torch.Tensor, block_size: Size2) -> tuple[int, int]:
     check_tensor("x", x)
     if x.ndim < 3:
         raise ValueError(f"x must have at least 3 dimensions (..., C, H, W), got shape "
@@ -319,7 +328,7 @@ def _check_block(x: Any, block_size: Any) -> tuple[int, int]:
     return pair("block_size", block_size)
 
 
-def depth_to_space(x: torch.Tensor, block_size: Any) -> torch.Tensor:
+def depth_to_space(x: torch.Tensor, block_size: Size2) -> torch.Tensor:
     """Move channel blocks into space (twin: ``F.pixel_shuffle``, CRD order).
 
     Parameters
@@ -356,7 +365,7 @@ def depth_to_space(x: torch.Tensor, block_size: Any) -> torch.Tensor:
     return blocks.permute(order).reshape(*lead, channels // (rh * rw), height * rh, width * rw)
 
 
-def space_to_depth(x: torch.Tensor, block_size: Any) -> torch.Tensor:
+def space_to_depth(x: torch.Tensor, block_size: Size2) -> torch.Tensor:
     """Move spatial blocks into channels, the inverse of :func:`depth_to_space`.
 
     Twin: ``F.pixel_unshuffle`` (CRD order).
@@ -390,8 +399,8 @@ def space_to_depth(x: torch.Tensor, block_size: Any) -> torch.Tensor:
     return blocks.permute(order).reshape(*lead, channels * rh * rw, height // rh, width // rw)
 
 
-def subpixel_weight(weight: torch.Tensor, stride: Any = 1, groups: int = 1,
-                    dilation: Any = 1) -> torch.Tensor:
+def subpixel_weight(weight: torch.Tensor, stride: Size2 = 1, groups: int = 1,
+                    dilation: Size2 = 1) -> torch.Tensor:
     """Rearrange a transposed-convolution kernel into the weight of one ordinary convolution.
 
     Parameters
@@ -441,29 +450,95 @@ def subpixel_weight(weight: torch.Tensor, stride: Any = 1, groups: int = 1,
     return phases.reshape(groups * group_out * sh * sw, c_in // groups, taps_h, taps_w)
 
 
+@dataclass(frozen=True)
+class _AxisPhase:
+    """One phase ``a`` of one axis: the kernel taps it owns and where its rows start.
+
+    Full-output row ``s q + a`` receives ``x[q - m] w[j]`` for the taps ``j`` with
+    ``d j = a + s m``: the taps ``first, first + step, ...`` (``count`` of them), at
+    ``m = m0, m0 + dilation, ...`` with ``step = s / gcd(s, d)`` and
+    ``dilation = d / gcd(s, d)``. No tap is a zero: neither a padded one nor a dilation hole.
+    """
+
+    phase: int
+    first: int
+    count: int
+    step: int
+    dilation: int
+    m0: int
+
+
+def _axis_phases(kernel: int, stride: int, dilation: int) -> list[_AxisPhase]:
+    """The phases of one axis that own at least one tap."""
+    common = math.gcd(stride, dilation)
+    phases = []
+    for a in range(stride):
+        taps = [j for j in range(kernel) if (dilation * j - a) % stride == 0]
+        if taps:
+            phases.append(_AxisPhase(a, taps[0], len(taps), stride // common,
+                                     dilation // common, (dilation * taps[0] - a) // stride))
+    return phases
+
+
+def _phase_rows(out_size: int, phase: _AxisPhase, stride: int, padding: int,
+                rows_computed: int) -> tuple[slice, slice]:
+    """Output rows of one phase and the rows of its convolution that fill them (one axis).
+
+    Output row ``r`` is full row ``t = r + p``; the phase's rows have ``t = s q + a``, and
+    row ``c`` of its (full) convolution holds ``q = c + m0``. Output rows whose ``q`` lies
+    outside the ``rows_computed`` rows get no input (they stay zero).
+    """
+    first = (phase.phase - padding) % stride  # first output row of the phase
+    q_first = (first + padding - phase.phase) // stride
+    rows = len(range(first, out_size, stride))
+    low = max(0, phase.m0 - q_first)
+    high = min(rows, phase.m0 + rows_computed - q_first)
+    if high <= low:
+        return slice(0, 0), slice(0, 0)
+    start = q_first + low - phase.m0
+    return (slice(first + stride * low, first + stride * high, stride),
+            slice(start, start + high - low))
+
+
 def conv_transpose2d_subpixel(x: torch.Tensor, weight: torch.Tensor,
-                              bias: torch.Tensor | None = None, stride: Any = 1,
-                              padding: Any = 0, output_padding: Any = 0, groups: int = 1,
-                              dilation: Any = 1) -> torch.Tensor:
-    """Transposed convolution as one small convolution and a :func:`depth_to_space`.
+                              bias: torch.Tensor | None = None, stride: Size2 = 1,
+                              padding: Size2 = 0, output_padding: Size2 = 0, groups: int = 1,
+                              dilation: Size2 = 1) -> torch.Tensor:
+    """Transposed convolution as small convolutions on the input, one per phase, interleaved.
 
     Same parameters, shapes and result as :func:`conv_transpose2d` (twin:
     ``F.conv_transpose2d``).
 
     Notes
     -----
-    With ``W' = subpixel_weight(weight)`` of size ``K = ceil((d(k-1)+1)/s)``:
+    Output pixel ``s q + a`` of the full transposed convolution (one axis, ``d = 1``) is
+
+    .. math:: y[s q + a] = \\sum_{m} x[q - m]\\; w[s m + a],
+
+    an ordinary full convolution of the *small* input with the phase sub-kernel
+    ``w[a], w[a + s], ...``. With ``W' = subpixel_weight(weight)`` (the sub-kernels
+    zero-padded to ``K = ceil((d(k-1)+1)/s)`` taps) all phases are one convolution,
 
     .. math::
 
         y = \\operatorname{crop}_p\\Big(\\operatorname{depth\\_to\\_space}\\big(
-        \\operatorname{conv2d}(x,\\ W',\\ \\text{padding}=K-1),\\ s\\big)\\Big)
+        \\operatorname{conv2d}(x,\\ W',\\ \\text{padding}=K-1),\\ s\\big)\\Big),
 
-    The convolution runs on the *small* input, so it multiplies about ``s^2`` times fewer
-    numbers than :func:`conv_transpose2d_zero_insertion` and none of them is an inserted
-    zero. This is the "kernel padding" method (pad a ``[2, 2, In, Out]`` kernel to
-    ``[1, 1, In, 4 Out]``, convolve, depth_to_space) and the sub-pixel convolution of
-    Shi et al. (2016).
+    the "kernel padding" method (pad a ``[2, 2, In, Out]`` kernel to ``[1, 1, In, 4 Out]``,
+    convolve, depth_to_space) and the sub-pixel convolution of Shi et al. (2016). This
+    function computes the same numbers without the zeros: the phases whose sub-kernels have
+    the same size share one ``conv2d`` (all of them when ``s`` divides ``k``; at most four
+    sizes otherwise, e.g. 2x2, 2x1, 1x2 and 1x1 for ``k = 3, s = 2``), each sub-kernel holds
+    only real taps (no padding, no dilation holes: with dilation a phase is itself a dilated
+    convolution), and each phase is copied once, straight from its convolution into its
+    strided place in the cropped output (no separate depth-to-space and crop copies).
+    :func:`convnotes.costs.conv_transpose2d_subpixel_mults` counts what it multiplies: about
+    ``s^2`` times fewer numbers than :func:`conv_transpose2d_zero_insertion`.
+
+    Because no tap is a padded zero, a NaN or Inf in one input pixel reaches only the
+    outputs that depend on it, as in ``F.conv_transpose2d`` (in the zero-padded form an
+    ``Inf`` times a padded zero is a NaN in another phase). A non-finite *weight* can still
+    reach border outputs through the convolutions' implicit zero padding.
 
     References
     ----------
@@ -478,12 +553,43 @@ def conv_transpose2d_subpixel(x: torch.Tensor, weight: torch.Tensor,
     (torch.Size([1, 2, 10, 10]), True)
     """
     geo = _geometry(x, weight, bias, stride, padding, output_padding, groups, dilation)
-    x4 = x if geo.batched else x.unsqueeze(0)
-    phase_weight = subpixel_weight(weight, geo.stride, geo.groups, geo.dilation)
-    taps_h, taps_w = phase_weight.shape[-2:]
-    phases = F.conv2d(x4, phase_weight, padding=(taps_h - 1, taps_w - 1), groups=geo.groups)
-    full = depth_to_space(phases, geo.stride)
-    return _finish(_crop_full(full, geo), bias, geo.batched)
+    x4, _ = as_batch("x", x)
+    (out_h, out_w), g = geo.output_hw, geo.groups
+    axes = [_axis_phases(k, s, d) for k, s, d in zip(geo.kernel, geo.stride, geo.dilation,
+                                                     strict=True)]
+    # phases with equal sub-kernel sizes share one convolution: at most 2 sizes per axis
+    by_size: dict[tuple[int, int], list[tuple[_AxisPhase, _AxisPhase]]] = {}
+    for ph in axes[0]:
+        for pw in axes[1]:
+            by_size.setdefault((ph.count, pw.count), []).append((ph, pw))
+    # (phase_h, phase_w) -> ((output rows, conv rows), (output cols, conv cols))
+    places: dict[tuple[_AxisPhase, _AxisPhase], tuple[tuple[slice, slice],
+                                                      tuple[slice, slice]]] = {}
+    for (th, tw), phases in by_size.items():
+        for ph, pw in phases:
+            places[ph, pw] = (
+                _phase_rows(out_h, ph, geo.stride[0], geo.padding[0],
+                            geo.input_hw[0] + ph.dilation * (th - 1)),
+                _phase_rows(out_w, pw, geo.stride[1], geo.padding[1],
+                            geo.input_hw[1] + pw.dilation * (tw - 1)))
+    filled = sum((q.stop - q.start) * (r.stop - r.start) for (_, q), (_, r) in places.values())
+    # the phases partition the output: zeros are needed only where no phase writes
+    blank = x4.new_empty if filled == out_h * out_w else x4.new_zeros
+    out = blank(x4.shape[0], geo.out_channels, out_h, out_w)
+    out_groups = out.unflatten(1, (g, -1))  # (N, g, C_out / g, H_out, W_out), a view
+    for (th, tw), phases in by_size.items():
+        # the phases' sub-kernels, flipped, as one conv2d weight: channels (g, phase, C_out/g)
+        kernels = torch.stack([
+            _flipped_transposed_kernel(weight[:, :, ph.first::ph.step, pw.first::pw.step], g)
+            for ph, pw in phases]).unflatten(1, (g, -1)).transpose(0, 1).flatten(0, 2)
+        dilation_hw = (phases[0][0].dilation, phases[0][1].dilation)
+        conv = F.conv2d(x4, kernels, padding=(dilation_hw[0] * (th - 1),
+                                              dilation_hw[1] * (tw - 1)),
+                        dilation=dilation_hw, groups=g).unflatten(1, (g, len(phases), -1))
+        for index, phase in enumerate(phases):
+            (rows, q), (cols, r) = places[phase]
+            out_groups[:, :, :, rows, cols] = conv[:, :, index, :, q, r]
+    return _finish(out, bias, geo.batched)
 
 
 # --------------------------------------------------------------------------------------------
@@ -534,7 +640,7 @@ def bilinear_kernel(factor: int, channels: int) -> torch.Tensor:
     (``align_corners=False``); the tent gives each of the two nearest input pixels the weight
     ``1 - distance``, which is linear interpolation. Away from the borders this equals
     ``F.interpolate(x, scale_factor=f, mode="bilinear", align_corners=False)``. In the outer
-    ``ceil(f / 2)`` rows and columns it differs: ``F.interpolate`` clamps the coordinate to the
+    ``floor(f / 2)`` rows and columns it differs: ``F.interpolate`` clamps the coordinate to the
     image (replicating the edge), while the transposed convolution treats the outside as
     zeros, so the weights there sum to less than 1. This is the initialisation Long et al.
     use for the upsampling layers of FCN (Long et al., 2015).
@@ -561,7 +667,7 @@ def bilinear_kernel(factor: int, channels: int) -> torch.Tensor:
     return kernel.expand(channels, 1, size, size).clone()
 
 
-def checkerboard_score(y: torch.Tensor, stride: Any, border: int = 0) -> float:
+def checkerboard_score(y: torch.Tensor, stride: Size2, border: int = 0) -> float:
     """How strongly an image varies with the phase ``(row mod s, col mod s)``.
 
     Parameters
@@ -601,3 +707,108 @@ def checkerboard_score(y: torch.Tensor, stride: Any, border: int = 0) -> float:
         return 0.0
     means = torch.stack([inner[..., a::sh, b::sw].mean() for a in range(sh) for b in range(sw)])
     return float((means.max() - means.min()) / scale)
+
+
+# --------------------------------------------------------------------------------------------
+# Checkerboard-free upsampling layers: resize-convolution and ICNR
+# --------------------------------------------------------------------------------------------
+
+
+def resize_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
+                  scale_factor: int = 2, mode: str = "nearest") -> torch.Tensor:
+    """Upsample by interpolation, then run an ordinary "same" convolution (resize-convolution).
+
+    Parameters
+    ----------
+    x : Tensor, shape (N, C_in, H, W) or (C_in, H, W)
+    weight : Tensor, shape (C_out, C_in, k, k)
+        An odd ``k`` (the convolution keeps the size with padding ``(k - 1) / 2``).
+    bias : Tensor, shape (C_out,), optional
+    scale_factor : int
+        Integer upsampling factor ``f >= 1``.
+    mode : {"nearest", "bilinear"}
+        The interpolation (``F.interpolate``, ``align_corners=False`` for bilinear).
+
+    Returns
+    -------
+    Tensor, shape (N, C_out, f H, f W) or (C_out, f H, f W)
+
+    Notes
+    -----
+    .. math:: y = \\operatorname{conv2d}\\big(\\operatorname{resize}_f(x),\\ w,\\
+        \\text{padding} = (k - 1)/2\\big)
+
+    The remedy for checkerboard artifacts of Odena et al. (2016): the kernel is applied the
+    same way at every output pixel (there are no phases with different sub-kernels), so a
+    constant input, which resizes to a constant, gives a constant output away from the
+    zero-padded border whatever the weights. Twin: ``nn.Sequential(nn.Upsample(scale_factor, mode),
+    nn.Conv2d(C_in, C_out, k, padding=(k - 1) // 2))``.
+
+    References
+    ----------
+    * A. Odena, V. Dumoulin and C. Olah, "Deconvolution and checkerboard artifacts",
+      Distill, 2016.
+
+    Examples
+    --------
+    >>> y = resize_conv2d(torch.ones(1, 2, 4, 4), torch.ones(3, 2, 3, 3))
+    >>> y.shape, bool((y[..., 1:-1, 1:-1] == 18).all())
+    (torch.Size([1, 3, 8, 8]), True)
+    """
+    check_conv_operands(x, weight, bias)
+    x4, batched = as_batch("x", x)
+    check_conv_weight(weight, bias, x4.shape[1], 1)
+    factor = check_int("scale_factor", scale_factor, minimum=1)
+    check_one_of("mode", mode, ("nearest", "bilinear"))
+    kh, kw = weight.shape[2:]
+    if kh % 2 == 0 or kw % 2 == 0:
+        raise ValueError(f"weight must have an odd kernel size (a 'same' convolution), got "
+                         f"{kh}x{kw}")
+    options = {"align_corners": False} if mode == "bilinear" else {}
+    resized = F.interpolate(x4, scale_factor=factor, mode=mode, **options)
+    return unbatch(F.conv2d(resized, weight, bias, padding=(kh // 2, kw // 2)), batched)
+
+
+def icnr(weight: torch.Tensor, block_size: Size2) -> torch.Tensor:
+    """ICNR: the weight of a sub-pixel convolution whose phases start out identical.
+
+    Parameters
+    ----------
+    weight : Tensor, shape (C_out, C_in, kh, kw)
+        A freshly initialised kernel for the *low-resolution* output (any init).
+    block_size : int or (int, int)
+        The upscale factor ``r`` of the ``depth_to_space`` (``F.pixel_shuffle``) that
+        follows the convolution.
+
+    Returns
+    -------
+    Tensor, shape (C_out r_h r_w, C_in, kh, kw)
+        Channel ``c r_h r_w + a r_w + b`` (phase ``(a, b)`` of output channel ``c``, CRD
+        order) is a copy of ``weight[c]``.
+
+    Notes
+    -----
+    With ``W_r = icnr(W, r)``,
+
+    .. math:: \\operatorname{depth\\_to\\_space}(\\operatorname{conv2d}(x, W_r), r)
+        = \\operatorname{nearest}_r(\\operatorname{conv2d}(x, W)),
+
+    so at initialisation a sub-pixel layer is a convolution followed by nearest-neighbour
+    upsampling: no phase differs from another and there is no checkerboard. Training then
+    lets the phases drift apart only as far as the loss asks (Aitken et al., 2017, "ICNR":
+    initialised to convolution neighbour resize).
+
+    References
+    ----------
+    * A. Aitken, C. Ledig, L. Theis, J. Caballero, Z. Wang and W. Shi, "Checkerboard
+      artifact free sub-pixel convolution: a note on sub-pixel convolution, resize
+      convolution and convolution resize", arXiv:1707.02937, 2017.
+
+    Examples
+    --------
+    >>> icnr(torch.randn(3, 8, 3, 3), 2).shape
+    torch.Size([12, 8, 3, 3])
+    """
+    check_float_tensor("weight", weight, ndim=4)
+    rh, rw = pair("block_size", block_size)
+    return weight.repeat_interleave(rh * rw, dim=0)

@@ -8,22 +8,30 @@ import pytest
 import torch
 
 from convnotes._checks import (
+    as_batch,
+    check_bool,
     check_channels_divisible,
     check_conv_operands,
+    check_conv_weight,
     check_divisible,
     check_finite,
     check_float_tensor,
     check_int,
     check_ndim,
+    check_no_zero_size,
     check_non_negative_values,
     check_number,
     check_one_of,
+    check_real,
     check_same_device,
     check_same_dtype,
     check_shape,
     check_tensor,
+    check_window_fits,
     ensure_array,
+    int_tuple,
     pair,
+    unbatch,
 )
 
 
@@ -102,7 +110,7 @@ class TestTensorChecks:
             check_float_tensor("weight", torch.zeros(2, dtype=torch.int64))
 
     def test_check_ndim_lists_alternatives(self):
-        with pytest.raises(ValueError, match=r"x must be 1 or 2-D, got a 3-D"):
+        with pytest.raises(ValueError, match=r"x must be 1-D or 2-D, got a 3-D"):
             check_ndim("x", np.zeros((1, 1, 1)), (1, 2))
 
     def test_check_shape(self):
@@ -115,6 +123,113 @@ class TestTensorChecks:
         if torch.cuda.is_available():
             with pytest.raises(ValueError, match=r"input on cpu, weight on cuda"):
                 check_same_device(input=torch.zeros(1), weight=torch.zeros(1, device="cuda"))
+
+
+class TestCheckBool:
+    @pytest.mark.parametrize("value", [True, False, np.bool_(True), np.bool_(False)])
+    def test_accepts_bools(self, value):
+        result = check_bool("ceil_mode", value)
+        assert type(result) is bool and result == bool(value)
+
+    @pytest.mark.parametrize("value", ["False", 0, 1, None, 1.0, np.int64(1)])
+    def test_rejects_everything_else(self, value):
+        with pytest.raises(TypeError, match=r"transposed must be a bool, got .* of type"):
+            check_bool("transposed", value)
+
+
+class TestCheckReal:
+    def test_accepts_real(self):
+        check_real("x", np.zeros(2))
+        check_real("x", torch.zeros(2))
+
+    @pytest.mark.parametrize("value", [np.array([1j]), torch.tensor([1j])])
+    def test_rejects_complex(self, value):
+        with pytest.raises(TypeError, match=r"reference must be real, got complex dtype complex"):
+            check_real("reference", value)
+
+
+class TestBatching:
+    def test_round_trip_unbatched_and_batched(self):
+        x = torch.randn(2, 4, 5)
+        batch, batched = as_batch("x", x)
+        assert batch.shape == (1, 2, 4, 5) and not batched
+        assert unbatch(batch, batched).shape == x.shape
+        batch, batched = as_batch("x", x[None])
+        assert batched and unbatch(batch, batched).shape == (1, 2, 4, 5)
+
+    def test_other_ranks(self):
+        batch, batched = as_batch("cols", torch.zeros(4, 9), batched_ndim=3)
+        assert batch.shape == (1, 4, 9) and not batched
+
+    def test_empty_batch_allowed(self):
+        batch, batched = as_batch("x", torch.zeros(0, 2, 3, 3))
+        assert batch.shape == (0, 2, 3, 3) and batched
+
+    @pytest.mark.parametrize("shape", [(1, 0, 3, 3), (1, 2, 0, 3), (2, 3, 0)])
+    def test_zero_size_refused(self, shape):
+        with pytest.raises(ValueError, match=r"x must have a non-zero size in every dimension "
+                                             r"after the batch, got shape"):
+            as_batch("x", torch.zeros(shape))
+        as_batch("x", torch.zeros(shape), allow_zero_size=True)
+
+    def test_wrong_rank(self):
+        with pytest.raises(ValueError, match=r"x must be 3-D or 4-D, got a 2-D tensor"):
+            as_batch("x", torch.zeros(3, 3))
+        with pytest.raises(ValueError, match=r"x must be 2-D, 3-D or 4-D"):
+            check_ndim("x", torch.zeros(1), (2, 3, 4))
+
+    def test_no_zero_size_from_axis_zero(self):
+        check_no_zero_size("psf", np.ones((2, 2)), first_axis=0)
+        with pytest.raises(ValueError, match=r"psf must have a non-zero size in every "
+                                             r"dimension, got shape \(0, 3\)"):
+            check_no_zero_size("psf", np.ones((0, 3)), first_axis=0)
+
+
+class TestConvWeight:
+    def test_oihw(self):
+        assert check_conv_weight(torch.zeros(6, 2, 3, 3), torch.zeros(6), 4, groups=2) == 6
+
+    def test_iohw(self):
+        assert check_conv_weight(torch.zeros(4, 3, 1, 1), None, 4, 2, layout="IOHW") == 6
+
+    def test_wrong_in_channels(self):
+        with pytest.raises(ValueError, match=r"weight must have shape \(C_out, C_in / groups = 2"):
+            check_conv_weight(torch.zeros(6, 3, 3, 3), None, 4, groups=2)
+        with pytest.raises(ValueError, match=r"weight must have shape \(C_in = 4, C_out / groups"):
+            check_conv_weight(torch.zeros(3, 3, 3, 3), None, 4, 1, layout="IOHW")
+
+    def test_groups_must_divide(self):
+        with pytest.raises(ValueError, match=r"out_channels \(weight.shape\[0\]\) must be "
+                                             r"divisible by groups=2, got 3"):
+            check_conv_weight(torch.zeros(3, 1, 3, 3), None, 2, groups=2)
+        with pytest.raises(ValueError, match=r"divisible by groups=2, got 3"):
+            check_conv_weight(torch.zeros(3, 1, 3, 3), None, 3, 2, layout="IOHW")
+
+    @pytest.mark.parametrize("layout", ["OIHW", "IOHW"])
+    def test_bias_length(self, layout):
+        with pytest.raises(ValueError, match=r"bias must have shape \(4,\) \(one entry per "
+                                             r"output channel\), got \(3,\)"):
+            check_conv_weight(torch.zeros(4, 4, 3, 3), torch.zeros(3), 4, 1, layout=layout)
+
+    def test_zero_size_weight(self):
+        with pytest.raises(ValueError, match=r"depthwise_weight must have a non-zero size"):
+            check_conv_weight(torch.zeros(0, 2, 3, 3), None, 2, 1, name="depthwise_weight")
+
+    def test_bad_layout(self):
+        with pytest.raises(ValueError, match=r"layout must be one of"):
+            check_conv_weight(torch.zeros(1, 1, 1, 1), None, 1, 1, layout="HWIO")
+
+
+class TestWindowFits:
+    def test_fits(self):
+        check_window_fits("kernel_size", (3, 3), (2, 2), (5, 5), (0, 0))
+
+    def test_names_the_caller_parameter(self):
+        with pytest.raises(ValueError, match=r"weight spans 9x9 \(kernel 9x9, dilation \(1, 1\)\), "
+                                             r"more than the padded input 6x6 of x"):
+            check_window_fits("weight", (9, 9), (1, 1), (6, 6), (0, 0))
+        with pytest.raises(ValueError, match=r"kernel_size spans 1x5 .* of input"):
+            check_window_fits("kernel_size", (1, 3), (1, 2), (4, 4), (0, 0), input_name="input")
 
 
 class TestArrayChecks:
@@ -171,3 +286,25 @@ class TestArrayChecks:
             check_conv_operands(x, w, torch.zeros(4).double(), input_name="input")
         with pytest.raises(ValueError, match=r"input must be 4-D"):
             check_conv_operands(x[0], w, input_name="input", input_ndim=4)
+
+
+class TestIntTuple:
+    def test_int_and_sequence(self):
+        assert int_tuple("stride", 2, 3) == (2, 2, 2)
+        assert int_tuple("padding", [0, 1], 2, minimum=0) == (0, 1)
+        assert int_tuple("stride", np.int64(3), 1) == (3,)
+
+    def test_bad_values(self):
+        with pytest.raises(ValueError, match=r"stride must be >= 1, got 0"):
+            int_tuple("stride", 0, 3)
+        with pytest.raises(ValueError, match=r"dilation must be >= 1 in each dimension, "
+                                             r"got \(1, 0\)"):
+            int_tuple("dilation", (1, 0), 2)
+        with pytest.raises(ValueError, match=r"padding must be an int or a sequence of 3 ints, "
+                                             r"got \(1, 1\) of length 2"):
+            int_tuple("padding", (1, 1), 3, minimum=0)
+
+    def test_bad_types(self):
+        for bad in (True, 1.5, "2", (1, 2.0), None):
+            with pytest.raises(TypeError, match=r"stride must be an int or a sequence of 2 ints"):
+                int_tuple("stride", bad, 2)

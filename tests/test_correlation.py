@@ -126,7 +126,7 @@ class TestSignalBadInput:
     def test_ranks(self):
         with pytest.raises(ValueError, match=r"x and k must have the same number of dimensions"):
             convolve(np.ones(3), np.ones((2, 2)))
-        with pytest.raises(ValueError, match=r"x must be 1 or 2-D, got a 3-D"):
+        with pytest.raises(ValueError, match=r"x must be 1-D or 2-D, got a 3-D"):
             convolve(np.ones((2, 2, 2)), np.ones((1, 1, 1)))
 
     def test_empty_and_valid_mismatch(self):
@@ -242,7 +242,7 @@ class TestIm2colCol2im:
         assert torch.autograd.gradcheck(lambda c: col2im(c, (5, 4), 2, padding=1), (cols,))
 
     def test_bad_input(self):
-        with pytest.raises(ValueError, match=r"x must be 3 or 4-D"):
+        with pytest.raises(ValueError, match=r"x must be 3-D or 4-D"):
             im2col(torch.ones(3, 3), 2)
         with pytest.raises(TypeError, match=r"x must have a floating-point dtype"):
             im2col(torch.ones(1, 1, 3, 3, dtype=torch.int64), 2)
@@ -250,7 +250,8 @@ class TestIm2colCol2im:
             im2col(torch.ones(1, 1, 3, 3), 2, stride=0)
         with pytest.raises(ValueError, match=r"padding must be >= 0"):
             im2col(torch.ones(1, 1, 3, 3), 2, padding=-1)
-        with pytest.raises(ValueError, match=r"kernel_size=4 .* larger than the padded input"):
+        with pytest.raises(ValueError, match=r"kernel_size spans 4x4 .* more than the padded "
+                                             r"input 3x3 of x"):
             im2col(torch.ones(1, 1, 3, 3), 4)
         with pytest.raises(ValueError, match=r"cols must have L = 4 columns"):
             col2im(torch.ones(1, 4, 5), 3, 2)
@@ -258,6 +259,27 @@ class TestIm2colCol2im:
             col2im(torch.ones(1, 6, 4), 3, 2)
         with pytest.raises(TypeError, match=r"output_size must be an int or a pair"):
             col2im(torch.ones(1, 4, 4), "3", 2)
+
+    def test_geometry_is_keyword_only(self):
+        # F.unfold's positional order is (dilation, padding, stride): refuse positions
+        with pytest.raises(TypeError, match=r"positional argument"):
+            im2col(torch.ones(1, 1, 5, 5), 2, 1, 0, 2)  # type: ignore[misc]
+        with pytest.raises(TypeError, match=r"positional argument"):
+            col2im(torch.ones(1, 4, 16), 5, 2, 1)  # type: ignore[misc]
+
+    def test_empty_batch_like_twin(self):
+        x = torch.ones(0, 2, 5, 5)
+        assert im2col(x, 3, stride=2).shape == F.unfold(x, 3, stride=2).shape == (0, 18, 4)
+        cols = torch.ones(0, 18, 9)
+        assert col2im(cols, 5, 3).shape == F.fold(cols, 5, 3).shape == (0, 2, 5, 5)
+
+    @pytest.mark.parametrize("shape", [(1, 0, 4, 4), (1, 2, 0, 4), (2, 4, 0)])
+    def test_zero_size_refused_like_twin(self, shape):
+        with pytest.raises(RuntimeError):
+            F.unfold(torch.ones(shape), 1)
+        with pytest.raises(ValueError, match=r"x must have a non-zero size in every dimension "
+                                             r"after the batch"):
+            im2col(torch.ones(shape), 1)
 
 
 @st.composite
@@ -342,9 +364,9 @@ class TestConv2d:
             conv2d(x, torch.ones(2, 1, 3, 3), groups=4)
         with pytest.raises(ValueError, match=r"weight must have shape .* got \(2, 2, 3, 3\)"):
             conv2d(x, w, groups=1)
-        with pytest.raises(ValueError, match=r"kernel_size=3 with dilation=3 spans 7"):
+        with pytest.raises(ValueError, match=r"weight spans 7x7 \(kernel 3x3, dilation \(3, 3\)\)"):
             conv2d(x, w, groups=2, dilation=3)
-        with pytest.raises(ValueError, match=r"x must be 3 or 4-D, got a 2-D"):
+        with pytest.raises(ValueError, match=r"x must be 3-D or 4-D, got a 2-D"):
             conv2d(torch.ones(5, 5), w)
         with pytest.raises(ValueError, match=r"weight must be 4-D"):
             conv2d(x, torch.ones(2, 3, 3))
@@ -360,6 +382,17 @@ class TestConv2d:
             conv2d(x, w, groups=2, padding="same", stride=2)
         with pytest.raises(TypeError, match=r"groups must be an int"):
             conv2d(x, w, groups=2.0)
+        with pytest.raises(ValueError, match=r"weight spans 9x9 .* more than the padded input "
+                                             r"6x6 of x"):
+            conv2d(torch.ones(1, 1, 6, 6), torch.ones(1, 1, 9, 9))
+        with pytest.raises(ValueError, match=r"weight must have a non-zero size"):
+            conv2d(x, torch.ones(0, 2, 3, 3), groups=2)
+        with pytest.raises(ValueError, match=r"x must have a non-zero size"):
+            conv2d(torch.ones(1, 4, 0, 5), w, groups=2)
+
+    def test_empty_batch_like_twin(self):
+        x, w = torch.ones(0, 4, 5, 5), torch.ones(6, 2, 3, 3)
+        assert conv2d(x, w, groups=2).shape == F.conv2d(x, w, groups=2).shape == (0, 6, 3, 3)
 
 
 class TestChapterNumbers:

@@ -20,7 +20,7 @@ def gemm_multiplications(x: torch.Tensor, weight: torch.Tensor, stride: int, pad
                          dilation: int, groups: int) -> int:
     """Multiplications of the im2col + GEMM convolution, counted from the matrices' shapes."""
     kh, kw = weight.shape[-2:]
-    columns = im2col(x, (kh, kw), stride, padding, dilation)  # (N, C_in kh kw, L)
+    columns = im2col(x, (kh, kw), stride=stride, padding=padding, dilation=dilation)
     rows_per_group = columns.shape[1] // groups
     out_per_group = weight.shape[0] // groups
     return groups * out_per_group * rows_per_group * columns.shape[2]
@@ -112,3 +112,12 @@ class TestDepthwiseSeparable:
     def test_bad_multiplier(self):
         with pytest.raises(ValueError, match="multiplier"):
             costs.depthwise_separable_mults(7, 7, 3, 8, 3, multiplier=0)
+
+
+def test_messages_name_the_callers_parameter():
+    with pytest.raises(TypeError, match=r"height must be an int, got 1.5"):
+        costs.conv2d_mults(1.5, 8, 3, 4, 3)
+    with pytest.raises(TypeError, match=r"width must be an int, got 1.5"):
+        costs.pool2d_ops(8, 1.5, 3, 2)
+    with pytest.raises(TypeError, match=r"bias must be a bool, got 'False'"):
+        costs.conv2d_params(3, 4, 3, bias="False")

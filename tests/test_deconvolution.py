@@ -527,3 +527,91 @@ def test_psnr_bad_input():
         psnr(np.zeros((4, 4)), torch.zeros(4, 4))
     with pytest.raises(ValueError, match="estimate"):
         psnr(np.zeros((4, 4)), np.full((4, 4), np.nan))
+
+
+# ---------------------------------------------------------------- golden results (issue 17)
+
+#: The camera (128 x 128) blurred by gaussian_psf(5, 1.0) with noise 0.01 (seed 0), restored
+#: by Wiener (balance 0.05, periodic blur) and by Richardson-Lucy (30 iterations, zero
+#: boundary, the blurred image clipped at 0). Stored small: the 4 x 4 block means rounded to
+#: 4 decimals, the standard deviation to 6, and a hash of the whole result rounded to 6
+#: decimals. Both convnotes and scikit-image must reproduce them, so a change in either the
+#: library or its twin fails here.
+GOLDEN = {
+    "wiener": {
+        "blocks": [[0.8068, 0.5744, 0.7739, 0.7818], [0.3352, 0.2505, 0.544, 0.7041],
+                   [0.0749, 0.2982, 0.5361, 0.6062], [0.1484, 0.5199, 0.5751, 0.5692]],
+        "std": 0.277113, "sha256": "85d04975cb0793c8",
+    },
+    "richardson_lucy": {
+        "blocks": [[0.7646, 0.5542, 0.7537, 0.7411], [0.3174, 0.2506, 0.5443, 0.6878],
+                   [0.0707, 0.2982, 0.5358, 0.599], [0.1384, 0.5096, 0.5647, 0.5544]],
+        "std": 0.297173, "sha256": "00abdfc9fa87655e",
+    },
+}
+
+
+def _golden_results() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    from convnotes import data
+
+    sharp = data.camera(size=128)
+    psf = gaussian_psf(5, 1.0)
+    periodic = blur(sharp, psf, noise_std=0.01, seed=0, boundary="periodic")
+    zero = np.clip(blur(sharp, psf, noise_std=0.01, seed=0), 0, None)
+    return {
+        "wiener": (wiener(periodic, psf, 0.05), restoration.wiener(periodic, psf, 0.05)),
+        "richardson_lucy": (richardson_lucy(zero, psf, num_iter=30),
+                            restoration.richardson_lucy(zero, psf, num_iter=30)),
+    }
+
+
+@pytest.mark.parametrize("method", sorted(GOLDEN))
+def test_golden_camera_results(method):
+    import hashlib
+
+    golden = GOLDEN[method]
+    for who, result in zip(("convnotes", "skimage"), _golden_results()[method], strict=True):
+        blocks = result.reshape(4, 32, 4, 32).mean(axis=(1, 3))
+        np.testing.assert_allclose(blocks, golden["blocks"], atol=6e-5, err_msg=who)
+        assert round(float(result.std()), 6) == pytest.approx(golden["std"], abs=2e-6), who
+        digest = hashlib.sha256(np.round(result, 6).astype("<f8").tobytes()).hexdigest()[:16]
+        assert digest == golden["sha256"], f"{who}: the rounded {method} result changed"
+
+
+# ---------------------------------------------------------------- edge cases (issue 17)
+
+
+def test_gaussian_psf_tends_to_a_delta():
+    for sigma in (1e-3, 1e-30, 1e-200):
+        psf = gaussian_psf(3, sigma)
+        assert np.isfinite(psf).all() and psf[1, 1] == 1.0 and psf.sum() == 1.0
+    np.testing.assert_array_equal(gaussian_psf(4, 1e-9)[1:3, 1:3], np.full((2, 2), 0.25))
+
+
+def test_psnr_edge_cases():
+    huge = psnr(np.zeros(3), np.full(3, 1e200), data_range=1.0)
+    assert huge == pytest.approx(-4000.0)
+    assert psnr(torch.zeros(3), torch.full((3,), 1e200, dtype=torch.float64),
+                data_range=1.0) == pytest.approx(-4000.0)
+    with pytest.raises(TypeError, match=r"reference must be real, got complex"):
+        psnr(np.ones(3) * 1j, np.ones(3))
+    with pytest.raises(ValueError, match=r"reference must not be empty"):
+        psnr(np.ones((0, 3)), np.ones((0, 3)))
+
+
+def test_empty_and_complex_kernels_are_refused():
+    with pytest.raises(ValueError, match=r"psf must have a non-zero size"):
+        blur(np.ones((5, 5)), np.ones((0, 3)))
+    with pytest.raises(TypeError, match=r"psf must be real"):
+        transfer_function(np.ones((3, 3)) * 1j, (8, 8))
+    with pytest.raises(ValueError, match=r"image must have a non-zero size"):
+        wiener(np.ones((0, 5)), np.ones((3, 3)), 0.1)
+    with pytest.raises(TypeError, match=r"clip must be a bool"):
+        richardson_lucy(np.ones((5, 5)), np.ones((3, 3)), clip="yes")
+
+
+def test_empty_tensor_batch_gives_an_empty_result():
+    image = torch.ones(0, 8, 8, dtype=torch.float64)
+    for result in (blur(image, gaussian_psf(3, 1.0)), wiener(image, gaussian_psf(3, 1.0), 0.1),
+                   richardson_lucy(image, gaussian_psf(3, 1.0), num_iter=2)):
+        assert result.shape == (0, 8, 8)

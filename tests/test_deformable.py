@@ -339,6 +339,41 @@ def test_output_is_contiguous_and_batch_of_one_image_per_row():
                                                              padding=1))
 
 
+# --- a forward pass is a handful of large operations ---------------------------------------
+
+
+class OperationCounter(TorchDispatchMode):
+    """Counts every aten operation torch dispatches (views and validation included)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: list[str] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.names.append(func.overloadpacket.__name__)
+        return func(*args, **(kwargs or {}))
+
+
+OPERATION_BUDGET = 30  # issue 19: launch overhead on CUDA grows with the operation count
+
+
+@pytest.mark.parametrize("modulated", [False, True])
+@pytest.mark.parametrize("side", [16, 13])  # 13: the input is padded to a power of two first
+def test_a_forward_stays_within_the_operation_budget(modulated, side):
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 8, side, side, generator=generator)
+    offset = torch.randn(2, 2 * 2 * 9, side, side, generator=generator)  # 2 offset groups
+    mask = torch.rand(2, 2 * 9, side, side, generator=generator) if modulated else None
+    w, b = torch.randn(6, 4, 3, 3, generator=generator), torch.randn(6)  # 2 weight groups
+    counter = OperationCounter()
+    with counter:
+        deform_conv2d(x, offset, w, b, padding=1, mask=mask)
+    assert len(counter.names) <= OPERATION_BUDGET, counter.names
+    # all taps of all pixels in one sampling call, and one convolution for the GEMM
+    assert counter.names.count("grid_sampler_2d") == 1
+    assert counter.names.count("convolution") == 1
+
+
 # --- bad input ----------------------------------------------------------------------------
 
 
@@ -482,7 +517,8 @@ def test_layer_bad_arguments():
 
 
 class MultiplicationCounter(TorchDispatchMode):
-    """Counts floating-point products as torch executes them (elementwise and convolution)."""
+    """Counts floating-point products as torch executes them (elementwise, convolution and
+    the bilinear arithmetic inside ``F.grid_sample``)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -496,6 +532,9 @@ class MultiplicationCounter(TorchDispatchMode):
         elif name == "convolution":
             weight = args[1]
             self.count += out.numel() * weight.shape[1] * weight.shape[2] * weight.shape[3]
+        elif name == "grid_sampler_2d":  # bilinear: 4 corner weights per point (x 1-D
+            points = args[1].numel() // 2  # weights), 4 value x weight products per channel
+            self.count += 4 * points + 4 * out.numel()
         return out
 
 
@@ -536,3 +575,30 @@ def test_costs_quoted_in_the_book():
         costs.deform_conv2d_sampling_mults(4, 4, 6, 3, offset_groups=4)
     with pytest.raises(TypeError, match="predictor"):
         costs.deform_conv2d_mults(8, 8, 4, 4, 3, predictor="yes")
+
+
+# ---------------------------------------------------------------- issue 17: bad input
+
+
+def test_affine_offsets_refuses_complex_and_non_finite_matrices():
+    from convnotes.deformable import affine_offsets
+
+    with pytest.raises(TypeError, match=r"matrix must be real"):
+        affine_offsets([[1j, 0], [0, 1]], 3)
+    with pytest.raises(TypeError, match=r"matrix must be real"):
+        affine_offsets(torch.eye(2, dtype=torch.complex64), 3)
+    with pytest.raises(ValueError, match=r"matrix must contain only finite values"):
+        affine_offsets([[float("nan"), 0], [0, 1]], 3)
+
+
+def test_deform_layer_flags_and_inputs():
+    from convnotes.deformable import DeformConv2d
+
+    with pytest.raises(TypeError, match=r"modulated must be a bool"):
+        DeformConv2d(2, 2, 3, modulated="yes")
+    layer = DeformConv2d(2, 4, 3, padding=1)
+    with pytest.raises(ValueError, match=r"input must have 2 channels"):
+        layer(torch.ones(1, 3, 5, 5))
+    with pytest.raises(ValueError, match=r"kernel_size spans 3x3"):
+        DeformConv2d(2, 4, 3)(torch.ones(1, 2, 2, 2))
+    assert layer(torch.ones(0, 2, 5, 5)).shape == (0, 4, 5, 5)

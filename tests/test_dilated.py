@@ -166,7 +166,7 @@ def test_bad_block_sizes():
 
 
 def test_bad_conv_arguments():
-    with pytest.raises(ValueError, match="kernel_size"):  # kernel wider than padded input
+    with pytest.raises(ValueError, match=r"weight spans 5x5 \(kernel 3x3, dilation \(2, 2\)\)"):
         dilated_conv2d_via_space_to_batch(torch.ones(1, 1, 4, 4), torch.ones(1, 1, 3, 3), 2)
     with pytest.raises(ValueError, match="weight"):
         dilated_conv2d_via_space_to_batch(torch.ones(1, 2, 8, 8), torch.ones(1, 3, 3, 3), 2)
@@ -179,3 +179,87 @@ def test_bad_conv_arguments():
         dilated_coverage([])
     with pytest.raises(ValueError, match="model"):
         effective_receptive_field(lambda x: x.sum(), 5)
+
+
+# --------------------------------------------------------------------------------------------
+# ASPP and the output stride
+# --------------------------------------------------------------------------------------------
+
+
+def test_aspp_rates_double_when_the_output_stride_halves():
+    from convnotes.dilated import aspp_rates
+
+    assert aspp_rates(16) == (6, 12, 18)
+    assert aspp_rates(8) == (12, 24, 36)
+    # the field of view of each branch, in image pixels, is the same at both strides
+    assert [r * 16 for r in aspp_rates(16)] == [r * 8 for r in aspp_rates(8)]
+    with pytest.raises(ValueError, match="output_stride"):
+        aspp_rates(32)
+    with pytest.raises(TypeError, match="output_stride"):
+        aspp_rates(16.0)
+
+
+def test_atrous_schedule_matches_resnet_replace_stride_with_dilation():
+    from convnotes.dilated import atrous_schedule
+
+    resnet = (4, 1, 2, 2, 2)
+    assert atrous_schedule(resnet, 32) == [(4, 1), (1, 1), (2, 1), (2, 1), (2, 1)]
+    assert atrous_schedule(resnet, 16) == [(4, 1), (1, 1), (2, 1), (2, 1), (1, 2)]
+    assert atrous_schedule(resnet, 8) == [(4, 1), (1, 1), (2, 1), (1, 2), (1, 4)]
+    with pytest.raises(ValueError, match="output_stride"):
+        atrous_schedule(resnet, 12)
+    with pytest.raises(TypeError, match="strides"):
+        atrous_schedule(4, 8)
+    with pytest.raises(ValueError, match=r"strides\[1\]"):
+        atrous_schedule((4, 0), 4)
+
+
+def test_aspp_branches_are_the_dilated_convolutions_and_the_image_mean():
+    from convnotes.dilated import ASPP
+
+    torch.manual_seed(0)
+    aspp = ASPP(3, 4, rates=(1, 2, 3)).double().eval()
+    x = torch.randn(2, 3, 9, 11, dtype=torch.float64)
+    with torch.no_grad():
+        out = aspp(x)
+        assert out.shape == (2, 4, 9, 11)
+        # the second branch is F.conv2d with dilation 1, the fourth with dilation 3
+        for index, rate in ((1, 1), (3, 3)):
+            branch = aspp.convs[index]
+            pre = F.conv2d(x, branch[0].weight, padding=rate, dilation=rate)
+            torch.testing.assert_close(branch(x), branch[2](branch[1](pre)))
+        # the image-level branch is constant over the map and depends only on the mean
+        pooled = aspp.convs[-1](x)
+        assert torch.allclose(pooled, pooled[..., :1, :1].expand_as(pooled))
+        means = x.mean(dim=(2, 3), keepdim=True)
+        torch.testing.assert_close(pooled, aspp.convs[-1].project(means).expand_as(pooled))
+        torch.testing.assert_close(aspp.convs[-1](x.flip(-1).flip(-2)), pooled)
+        # fusion: concatenate the five branches, then the 1x1 projection
+        fused = aspp.project(torch.cat([b(x) for b in aspp.convs], dim=1))
+        torch.testing.assert_close(out, fused)
+
+
+def test_aspp_default_rates_follow_the_output_stride_and_gradcheck():
+    from convnotes.dilated import ASPP
+
+    assert ASPP(8, 4, output_stride=16).rates == (6, 12, 18)
+    assert ASPP(8, 4, output_stride=8).rates == (12, 24, 36)
+    torch.manual_seed(0)
+    aspp = ASPP(2, 2, rates=(1, 2)).double().eval()
+    x = torch.randn(1, 2, 5, 5, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(aspp, (x,))
+
+
+def test_aspp_bad_input():
+    from convnotes.dilated import ASPP
+
+    with pytest.raises(ValueError, match="x must have 3 channels"):
+        ASPP(3, 4)(torch.randn(1, 5, 8, 8))
+    with pytest.raises(ValueError, match="x must"):
+        ASPP(3, 4)(torch.randn(5, 8, 8))
+    with pytest.raises(TypeError, match="rates"):
+        ASPP(3, 4, rates=6)
+    with pytest.raises(ValueError, match=r"rates\[0\]"):
+        ASPP(3, 4, rates=(0, 2))
+    with pytest.raises(ValueError, match="out_channels"):
+        ASPP(3, 0)

@@ -163,3 +163,19 @@ class TestFigures:
         import matplotlib.pyplot as plt
 
         plt.close("all")
+
+
+# ---------------------------------------------------------------- issue 17: bad input
+
+
+def test_flags_counts_and_complex_values_are_refused():
+    with pytest.raises(TypeError, match=r"transposed must be a bool, got 'False'"):
+        plotting.sliding_window(3, 3, transposed="False")
+    with pytest.raises(ValueError, match=r"max_kernels must be >= 1, got -1"):
+        plotting.show_kernels(np.ones((2, 2, 3, 3)), max_kernels=-1)
+    with pytest.raises(TypeError, match=r"values must be real, got complex"):
+        plotting.show_grid(np.ones((2, 2)) * 1j)
+    with pytest.raises(TypeError, match=r"images\[0\] must be real"):
+        plotting.show_images([torch.ones(2, 2, dtype=torch.complex64)])
+    with pytest.raises(ValueError, match=r"values must not be empty"):
+        plotting.show_grid(np.ones((0, 3)))

@@ -81,11 +81,11 @@ class TestConv1x1:
             conv1x1(x, torch.ones(2, 4, 3, 3))
         with pytest.raises(ValueError, match=r"weight must have C_in=4 columns"):
             conv1x1(x, torch.ones(2, 3, 1, 1))
-        with pytest.raises(ValueError, match=r"weight must be 2 or 4-D, got a 3-D"):
+        with pytest.raises(ValueError, match=r"weight must be 2-D or 4-D, got a 3-D"):
             conv1x1(x, torch.ones(2, 4, 1))
         with pytest.raises(ValueError, match=r"bias must have shape \(2,\)"):
             conv1x1(x, torch.ones(2, 4), torch.ones(3))
-        with pytest.raises(ValueError, match=r"x must be 3 or 4-D"):
+        with pytest.raises(ValueError, match=r"x must be 3-D or 4-D"):
             conv1x1(torch.ones(4, 3), torch.ones(2, 4))
         with pytest.raises(TypeError, match=r"weight must have the dtype of x"):
             conv1x1(x, torch.ones(2, 4, dtype=torch.float64))
@@ -106,7 +106,7 @@ class TestGlobalAvgPool2d:
         assert torch.autograd.gradcheck(global_avg_pool2d, (x,))
 
     def test_bad_input(self):
-        with pytest.raises(ValueError, match=r"x must be 3 or 4-D, got a 2-D"):
+        with pytest.raises(ValueError, match=r"x must be 3-D or 4-D, got a 2-D"):
             global_avg_pool2d(torch.ones(3, 3))
         with pytest.raises(TypeError, match=r"x must have a floating-point dtype"):
             global_avg_pool2d(torch.ones(1, 2, 3, 3, dtype=torch.int64))
@@ -161,7 +161,7 @@ class TestSqueezeExcitation:
             SqueezeExcitation(8, reduction=0)
         with pytest.raises(TypeError, match=r"channels must be an int"):
             SqueezeExcitation(8.0)
-        with pytest.raises(ValueError, match=r"x must have channels=8"):
+        with pytest.raises(ValueError, match=r"x must have 8 channels \(dimension -3\)"):
             SqueezeExcitation(8, 2)(torch.randn(1, 4, 3, 3))
         with pytest.raises(ValueError, match=r"x must be 4-D"):
             SqueezeExcitation(8, 2)(torch.randn(8, 3, 3))
@@ -215,3 +215,110 @@ class TestChapterNumbers:
         assert costs.conv1x1_mults(14, 14, 512, 128) == 12_845_056
         assert costs.conv1x1_mults(7, 7, 512, 10) == 250_880
         assert [costs.squeeze_excitation_params(64, r) for r in (16, 64)] == [580, 193]
+
+
+# --------------------------------------------------------------------------------------------
+# BasicBlock and Bottleneck
+# --------------------------------------------------------------------------------------------
+
+
+def _bn_eval(bn: torch.nn.BatchNorm2d, t: torch.Tensor) -> torch.Tensor:
+    return F.batch_norm(t, bn.running_mean, bn.running_var, bn.weight, bn.bias, False,
+                        0.0, bn.eps)
+
+
+def _randomise_batch_norms(module: torch.nn.Module) -> None:
+    for bn in module.modules():
+        if isinstance(bn, torch.nn.BatchNorm2d):
+            with torch.no_grad():
+                bn.running_mean.uniform_(-0.5, 0.5)
+                bn.running_var.uniform_(0.5, 2.0)
+                bn.weight.uniform_(0.5, 1.5)
+                bn.bias.uniform_(-0.5, 0.5)
+
+
+def test_bottleneck_equals_its_formula_and_costs():
+    from convnotes.pointwise import Bottleneck
+
+    torch.manual_seed(0)
+    block = Bottleneck(16, 4, groups=2).double().eval()
+    _randomise_batch_norms(block)
+    x = torch.randn(2, 16, 7, 6, dtype=torch.float64)
+    (c1, b1), (c2, b2), (c3, b3) = block.reduce, block.conv, block.expand
+    h = F.relu(_bn_eval(b1, F.conv2d(x, c1.weight)))
+    h = F.relu(_bn_eval(b2, F.conv2d(h, c2.weight, padding=1, groups=2)))
+    expected = F.relu(x + _bn_eval(b3, F.conv2d(h, c3.weight)))
+    with torch.no_grad():
+        torch.testing.assert_close(block(x), expected)
+    assert sum(p.numel() for p in block.parameters()) == costs.bottleneck_params(16, 4, groups=2)
+    assert sum(p.numel() for p in Bottleneck(256, 64).parameters()) == costs.bottleneck_params(
+        256, 64)
+
+
+def test_basic_block_equals_its_formula():
+    from convnotes.pointwise import BasicBlock
+
+    torch.manual_seed(0)
+    block = BasicBlock(6).double().eval()
+    _randomise_batch_norms(block)
+    x = torch.randn(2, 6, 5, 7, dtype=torch.float64)
+    (c1, b1), (c2, b2) = block.conv1, block.conv2
+    h = F.relu(_bn_eval(b1, F.conv2d(x, c1.weight, padding=1)))
+    expected = F.relu(x + _bn_eval(b2, F.conv2d(h, c2.weight, padding=1)))
+    with torch.no_grad():
+        torch.testing.assert_close(block(x), expected)
+    weights = 2 * costs.conv2d_params(6, 6, 3, bias=False)
+    assert sum(p.numel() for p in block.parameters()) == weights + 4 * 6
+
+
+def test_residual_blocks_start_as_identity_when_the_last_gamma_is_zero():
+    from convnotes.pointwise import BasicBlock, Bottleneck
+
+    x = torch.rand(1, 8, 5, 5, dtype=torch.float64)  # non-negative: ReLU(x) == x
+    for block in (BasicBlock(8), Bottleneck(8, 2)):
+        block = block.double().eval()
+        last = block.conv2[1] if isinstance(block, BasicBlock) else block.expand[1]
+        torch.nn.init.zeros_(last.weight)
+        with torch.no_grad():
+            torch.testing.assert_close(block(x), x)
+
+
+def test_residual_blocks_gradcheck():
+    from convnotes.pointwise import BasicBlock, Bottleneck
+
+    torch.manual_seed(0)
+    x = torch.randn(1, 4, 4, 4, dtype=torch.float64, requires_grad=True)
+    for block in (BasicBlock(4), Bottleneck(4, 2)):
+        assert torch.autograd.gradcheck(block.double().eval(), (x,))
+
+
+def test_residual_blocks_bad_input():
+    from convnotes.pointwise import BasicBlock, Bottleneck
+
+    with pytest.raises(ValueError, match="x must have 8 channels"):
+        BasicBlock(8)(torch.randn(1, 4, 5, 5))
+    with pytest.raises(ValueError, match="x must have 8 channels"):
+        Bottleneck(8, 2)(torch.randn(1, 4, 5, 5))
+    with pytest.raises(ValueError, match="bottleneck_channels"):
+        Bottleneck(8, 3, groups=2)
+    with pytest.raises(ValueError, match="channels"):
+        BasicBlock(0)
+    with pytest.raises(TypeError, match="groups"):
+        Bottleneck(8, 2, groups=1.5)
+    with pytest.raises(TypeError, match="dtype"):
+        Bottleneck(8, 2)(torch.randn(1, 8, 5, 5, dtype=torch.float64))
+
+
+def test_chapter_numbers_heads_and_se_resnet50():
+    # VGG's whole fully connected head against a 1x1 + global-average head (chapter 7)
+    vgg_head = (costs.conv2d_params(512, 4096, 7) + costs.conv2d_params(4096, 4096, 1)
+                + costs.conv2d_params(4096, 1000, 1))
+    assert vgg_head == 123_642_856
+    assert costs.conv2d_params(512, 1000, 1) == 513_000
+    # SE (r = 16, with biases) over ResNet-50's 16 bottlenecks: about 2.53 million weights
+    stages = [(3, 256), (4, 512), (6, 1024), (3, 2048)]
+    extra = sum(n * costs.squeeze_excitation_params(c, 16) for n, c in stages)
+    assert extra == 2_530_992
+    # the basic block on 64 channels and the bottleneck on 256 cost about the same
+    assert 2 * costs.conv2d_mults(56, 56, 64, 64, 3, padding=1) == 231_211_008
+    assert costs.bottleneck_mults(56, 56, 256, 64) == 218_365_952

@@ -456,7 +456,7 @@ class TestStochasticPool:
             stochastic_pool2d(x - 0.5 * (x == x.max()) - x.max() * (x == x.max()), 2)
         with pytest.raises(ValueError, match=r"x must contain only finite values"):
             stochastic_pool2d(x / 0, 2)
-        with pytest.raises(ValueError, match=r"kernel_size=5 .* larger than the padded input"):
+        with pytest.raises(ValueError, match=r"kernel_size spans 5x5 .* more than the padded"):
             stochastic_pool2d(x, 5)
         with pytest.raises(ValueError, match=r"return_indices needs training=True"):
             stochastic_pool2d(x, 2, training=False, return_indices=True)
@@ -464,7 +464,7 @@ class TestStochasticPool:
             stochastic_pool2d(x, 2, generator=0)
         with pytest.raises(TypeError, match=r"training must be a bool"):
             stochastic_pool2d(x, 2, training=1)
-        with pytest.raises(ValueError, match=r"x must be 3 or 4-D"):
+        with pytest.raises(ValueError, match=r"x must be 3-D or 4-D"):
             stochastic_pool_probabilities(x[0, 0], 2)
 
     @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a second device")
@@ -578,7 +578,7 @@ POOLS = [
 
 @pytest.mark.parametrize("pool", POOLS)
 @pytest.mark.parametrize(("kwargs", "error", "match"), [
-    (dict(kernel_size=5), ValueError, r"kernel_size=5 .* larger than the padded input"),
+    (dict(kernel_size=5), ValueError, r"kernel_size spans 5x5 .* more than the padded input"),
     (dict(kernel_size=0), ValueError, r"kernel_size must be >= 1"),
     (dict(kernel_size=2, stride=0), ValueError, r"stride must be >= 1"),
     (dict(kernel_size=2, stride=(1, -1)), ValueError, r"stride must be >= 1"),
@@ -600,7 +600,7 @@ def test_bad_padding(pool):
 
 @pytest.mark.parametrize("pool", POOLS)
 def test_bad_tensors(pool):
-    with pytest.raises(ValueError, match=r"x must be 3 or 4-D, got a 2-D"):
+    with pytest.raises(ValueError, match=r"x must be 3-D or 4-D, got a 2-D"):
         pool(torch.randn(4, 4), kernel_size=2)
     with pytest.raises(TypeError, match=r"x must have a floating-point dtype"):
         pool(torch.ones(1, 1, 4, 4, dtype=torch.int64), kernel_size=2)
@@ -624,3 +624,40 @@ def test_bad_pool_specific_arguments():
         adaptive_avg_pool2d(x, 0)
     with pytest.raises(TypeError, match=r"output_size must be an int or a pair"):
         adaptive_max_pool2d(x, "1")
+
+
+# ---------------------------------------------------------------- issue 17: edge cases
+
+
+def test_adaptive_avg_pool_keeps_an_infinity_local():
+    x = torch.randn(1, 1, 6, 6, generator=torch.Generator().manual_seed(0))
+    x[0, 0, 0, 0] = float("inf")
+    ours, twin = adaptive_avg_pool2d(x, 3), F.adaptive_avg_pool2d(x, 3)
+    assert torch.equal(ours.isinf(), twin.isinf()) and not ours.isnan().any()
+    torch.testing.assert_close(ours[twin.isfinite()], twin[twin.isfinite()])
+    x[0, 0, 5, 5] = float("nan")
+    assert torch.equal(adaptive_avg_pool2d(x, (4, 5)).isnan(),
+                       F.adaptive_avg_pool2d(x, (4, 5)).isnan())
+
+
+def test_empty_batches_give_empty_results_like_the_twins():
+    x = torch.ones(0, 2, 4, 4)
+    assert stochastic_pool2d(x, 2).shape == stochastic_pool2d(x, 2, training=False).shape \
+        == F.avg_pool2d(x, 2).shape
+    indices = torch.zeros(0, 2, 2, 2, dtype=torch.int64)
+    assert max_unpool2d(torch.ones(0, 2, 2, 2), indices, 2).shape == \
+        F.max_unpool2d(torch.ones(0, 2, 2, 2), indices, 2).shape == (0, 2, 4, 4)
+
+
+@pytest.mark.parametrize("shape", [(1, 0, 4, 4), (1, 2, 0, 4)])
+def test_zero_size_axes_are_refused_clearly(shape):
+    for pool in (lambda x: max_pool2d(x, 2), lambda x: adaptive_avg_pool2d(x, 1),
+                 lambda x: adaptive_max_pool2d(x, 1)):
+        with pytest.raises(ValueError, match=r"x must have a non-zero size"):
+            pool(torch.ones(shape))
+
+
+def test_flags_must_be_bools():
+    for flag in ("ceil_mode", "return_indices"):
+        with pytest.raises(TypeError, match=rf"{flag} must be a bool, got 'False'"):
+            max_pool2d(torch.ones(1, 1, 4, 4), 2, **{flag: "False"})

@@ -37,7 +37,9 @@ def test_seed_everything_rejects_bad_seeds():
 def test_time_call_counts_warmup_and_calls():
     calls = []
     seconds = time_call(lambda: calls.append(1), repeat=3, number=2, warmup=1, where="cpu")
-    assert len(calls) == 1 + 3 * 2
+    # one warm-up call, then 3 rounds of torch.utils.benchmark's Timer.timeit(2), each
+    # preceded by the timer's own max(2 // 100, 2) = 2 untimed calls
+    assert len(calls) == 1 + 3 * (2 + 2)
     assert 0.0 <= seconds < 1.0
 
 
@@ -80,3 +82,13 @@ def test_verify_close_fails_loudly_with_the_label(capsys):
     with pytest.raises(AssertionError, match="shape"):
         verify_close("shapes", torch.zeros(2), torch.zeros(3))
     assert capsys.readouterr().out == ""
+
+
+def test_seed_is_checked_before_anything_is_reseeded():
+    random.seed(123)
+    expected = random.random()
+    random.seed(123)
+    with pytest.raises(ValueError, match=r"seed must be <= 2\*\*32 - 1"):
+        seed_everything(2**32)
+    assert random.random() == expected  # Python's generator was left alone
+    seed_everything(2**32 - 1)

@@ -510,3 +510,27 @@ def test_bad_arguments_of_the_layer_and_costs():
         costs.depthwise_separable_params(3, 8, 3, multiplier=0)
     with pytest.raises(TypeError, match="bias"):
         costs.flattened_conv_params(3, 8, 3, bias="yes")
+
+
+# ---------------------------------------------------------------- issue 17: the layer checks
+
+
+def test_depthwise_separable_layer_validates_arguments_and_inputs():
+    with pytest.raises(TypeError, match=r"bias must be a bool, got 'yes'"):
+        DepthwiseSeparableConv2d(3, 8, 3, bias="yes")
+    with pytest.raises(ValueError, match=r"padding must be one of \('same', 'valid'\)"):
+        DepthwiseSeparableConv2d(3, 8, 3, padding="full")
+    with pytest.raises(ValueError, match=r"padding='same' needs stride=1"):
+        DepthwiseSeparableConv2d(3, 8, 3, stride=2, padding="same")
+    with pytest.raises(TypeError, match=r"dtype must be a floating-point torch.dtype"):
+        DepthwiseSeparableConv2d(3, 8, 3, dtype=torch.int64)
+    layer = DepthwiseSeparableConv2d(3, 8, 3)
+    with pytest.raises(ValueError, match=r"x must have 3 channels \(dimension -3\)"):
+        layer(torch.ones(1, 4, 5, 5))
+    with pytest.raises(TypeError, match=r"x must have the dtype of the layer's parameters"):
+        layer(torch.ones(1, 3, 5, 5, dtype=torch.float64))
+    with pytest.raises(ValueError, match=r"kernel_size spans 3x3 .* more than the padded input"):
+        layer(torch.ones(1, 3, 2, 2))
+    with pytest.raises(ValueError, match=r"x must have a non-zero size"):
+        layer(torch.ones(1, 3, 0, 5))
+    assert layer(torch.ones(0, 3, 5, 5)).shape == (0, 8, 3, 3)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from convnotes import costs
+from convnotes._checks import pair
 from convnotes.correlation import conv_matrix
 from convnotes.transposed import (
     bilinear_kernel,
@@ -17,8 +21,10 @@ from convnotes.transposed import (
     conv_transpose2d_subpixel,
     conv_transpose2d_zero_insertion,
     depth_to_space,
+    icnr,
     insert_zeros,
     nearest_kernel,
+    resize_conv2d,
     space_to_depth,
     subpixel_weight,
 )
@@ -194,6 +200,62 @@ def test_checkerboard_score():
     assert checkerboard_score(even, 2, border=2) == 0.0
 
 
+# --- resize-convolution and ICNR -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["nearest", "bilinear"])
+@pytest.mark.parametrize("factor", [1, 2, 3])
+def test_resize_conv2d_matches_upsample_then_conv(mode, factor):
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 5, 6, dtype=torch.float64)
+    conv = torch.nn.Conv2d(3, 4, 3, padding=1).double()
+    twin = torch.nn.Sequential(torch.nn.Upsample(scale_factor=factor, mode=mode), conv)
+    with torch.no_grad():
+        torch.testing.assert_close(resize_conv2d(x, conv.weight, conv.bias, factor, mode),
+                                   twin(x))
+        torch.testing.assert_close(resize_conv2d(x[0], conv.weight, conv.bias, factor, mode),
+                                   twin(x)[0])
+
+
+def test_resize_conv2d_has_no_checkerboard_and_refuses_bad_arguments():
+    torch.manual_seed(0)
+    y = resize_conv2d(torch.ones(1, 4, 8, 8), torch.randn(5, 4, 3, 3), scale_factor=2)
+    assert checkerboard_score(y, 2, border=1) < 1e-6
+    x, w = torch.ones(1, 4, 8, 8), torch.randn(5, 4, 3, 3)
+    with pytest.raises(ValueError, match="mode"):
+        resize_conv2d(x, w, mode="bicubic")
+    with pytest.raises(ValueError, match="scale_factor"):
+        resize_conv2d(x, w, scale_factor=0)
+    with pytest.raises(ValueError, match="odd"):
+        resize_conv2d(x, torch.randn(5, 4, 2, 2))
+    with pytest.raises(ValueError, match="weight"):
+        resize_conv2d(x, torch.randn(5, 3, 3, 3))
+
+
+@pytest.mark.parametrize("block", [2, 3, (2, 3)])
+def test_icnr_makes_sub_pixel_convolution_a_nearest_upsampling(block):
+    torch.manual_seed(0)
+    base = torch.randn(3, 4, 3, 3, dtype=torch.float64)
+    x = torch.randn(2, 4, 6, 5, dtype=torch.float64)
+    rh, rw = (block, block) if isinstance(block, int) else block
+    weight = icnr(base, block)
+    assert weight.shape == (3 * rh * rw, 4, 3, 3)
+    y = depth_to_space(F.conv2d(x, weight, padding=1), block)
+    low = F.conv2d(x, base, padding=1)
+    expected = low.repeat_interleave(rh, dim=-2).repeat_interleave(rw, dim=-1)
+    torch.testing.assert_close(y, expected)
+    assert checkerboard_score(depth_to_space(F.conv2d(torch.ones(1, 4, 6, 5).double(),
+                                                      weight, padding=1), block),
+                              block, border=max(rh, rw)) < 1e-9
+
+
+def test_icnr_bad_arguments():
+    with pytest.raises(ValueError, match="weight"):
+        icnr(torch.randn(3, 4, 3), 2)
+    with pytest.raises(ValueError, match="block_size"):
+        icnr(torch.randn(3, 4, 3, 3), 0)
+
+
 # --- costs --------------------------------------------------------------------------------
 
 
@@ -207,6 +269,20 @@ def test_costs_seed_example_ratio_is_stride_squared():
     assert zero / sub == 4
 
 
+class ConvolutionMultiplications(TorchDispatchMode):
+    """Multiplications of every convolution torch runs: output size x (C_in / g) x kh x kw."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        if func.overloadpacket.__name__ == "convolution":
+            self.count += math.prod(out.shape[1:]) * math.prod(args[1].shape[1:])  # one image
+        return out
+
+
 @given(case=transpose_cases())
 def test_costs_count_the_multiplications_of_the_code(case):
     (x, w, _), kw = _arguments(case)
@@ -218,12 +294,50 @@ def test_costs_count_the_multiplications_of_the_code(case):
     group_in = c_in // kw["groups"]
     assert costs.conv_transpose2d_zero_insertion_mults(*args) == (
         out.shape[2] * out.shape[3] * c_out * group_in * k[0] * k[1])
+    counter = ConvolutionMultiplications()
+    with counter:
+        conv_transpose2d_subpixel(x, w, **kw)
+    assert costs.conv_transpose2d_subpixel_mults(*args) == counter.count
+    # when s divides the kernel span, the same count as the zero-padded "kernel padding" form
     phase_weight = subpixel_weight(w, kw["stride"], kw["groups"], kw["dilation"])
     taps = phase_weight.shape[-2:]
-    phases = (h + taps[0] - 1) * (wd + taps[1] - 1)
-    assert costs.conv_transpose2d_subpixel_mults(*args) == (
-        phases * phase_weight.shape[0] * group_in * taps[0] * taps[1])
+    padded_form = ((h + taps[0] - 1) * (wd + taps[1] - 1) * phase_weight.shape[0] * group_in
+                   * taps[0] * taps[1])
+    no_holes = pair("dilation", kw["dilation"]) == (1, 1)
+    if no_holes and all(size % s == 0 for size, s in zip(k, pair("stride", kw["stride"]),
+                                                         strict=True)):
+        assert counter.count == padded_form
+    else:  # the padded form also multiplies zero taps (padding and dilation holes)
+        assert counter.count <= padded_form
     assert costs.conv_transpose2d_mults(*args) == h * wd * w.numel()
+
+
+# --- non-finite values stay where they belong (issue 17) -----------------------------------
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+@pytest.mark.parametrize("method", METHODS, ids=lambda f: f.__name__)
+@given(case=transpose_cases(), where=st.integers(0, 10**6))
+def test_a_non_finite_input_pixel_reaches_only_the_outputs_that_depend_on_it(method, value,
+                                                                           case, where):
+    (x, w, b), kw = _arguments(case)
+    x = x.clone()
+    x.view(-1)[where % x.numel()] = value
+    expected = F.conv_transpose2d(x, w, b, **kw).isfinite()
+    assert torch.equal(method(x, w, b, **kw).isfinite(), expected)
+
+
+def test_sub_pixel_phases_multiply_no_zero_taps():
+    """k = 3, s = 2: the zero-padded 2x2 phase kernels would turn an Inf into NaN elsewhere."""
+    x = torch.ones(1, 1, 4, 4)
+    x[0, 0, 1, 2] = float("inf")
+    w = torch.ones(1, 1, 3, 3)
+    y = conv_transpose2d_subpixel(x, w, stride=2)
+    expected = F.conv_transpose2d(x, w, stride=2)
+    assert torch.equal(y.isinf(), expected.isinf()) and not y.isnan().any()
+    # the padded single-convolution form does spread it (what the library no longer runs)
+    padded = F.conv2d(x, subpixel_weight(w, 2), padding=1)
+    assert depth_to_space(padded, 2).isnan().any()
 
 
 # --- bad input ----------------------------------------------------------------------------
@@ -281,3 +395,29 @@ def test_bad_resize_arguments():
         checkerboard_score(torch.ones(4, 4), 2, border=2)
     with pytest.raises(ValueError, match="output_padding"):
         costs.conv_transpose2d_zero_insertion_mults(4, 4, 1, 1, 3, stride=2, output_padding=2)
+
+
+# ---------------------------------------------------------------- issue 17: edge cases
+
+
+@pytest.mark.parametrize("fn", [conv_transpose2d, conv_transpose2d_zero_insertion,
+                                conv_transpose2d_subpixel])
+def test_empty_batch_and_bad_bias_like_the_twin(fn):
+    x, w = torch.ones(0, 4, 3, 3), torch.ones(4, 3, 3, 3)
+    expected = F.conv_transpose2d(x, w, stride=2)
+    assert fn(x, w, stride=2).shape == expected.shape == (0, 3, 7, 7)
+    with pytest.raises(ValueError, match=r"bias must have shape \(3,\) \(one entry per output"):
+        fn(torch.ones(1, 4, 3, 3), w, torch.ones(4))
+    with pytest.raises(ValueError, match=r"x must have a non-zero size in every dimension"):
+        fn(torch.ones(1, 4, 0, 3), w)
+    with pytest.raises(ValueError, match=r"weight must have shape \(C_in = 4, C_out / groups"):
+        fn(torch.ones(1, 4, 3, 3), torch.ones(3, 3, 3, 3))
+
+
+def test_non_finite_input_stays_local_in_every_view():
+    x = torch.randn(1, 2, 5, 5, generator=torch.Generator().manual_seed(0))
+    x[0, 0, 2, 2] = float("nan")
+    w = torch.randn(2, 3, 3, 3, generator=torch.Generator().manual_seed(1))
+    expected = F.conv_transpose2d(x, w, stride=2, padding=1).isnan()
+    for fn in (conv_transpose2d, conv_transpose2d_zero_insertion, conv_transpose2d_subpixel):
+        assert torch.equal(fn(x, w, stride=2, padding=1).isnan(), expected), fn.__name__
