@@ -1,9 +1,16 @@
-"""Shared test settings: hypothesis profile, float64 gradchecks, the devices to run on."""
+"""Shared test settings: hypothesis profile, float64 gradchecks, the devices to run on, and
+the book built once per test session (``book_html``)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
+from filelock import FileLock
 from hypothesis import HealthCheck, settings
 
 # Bounded example counts keep the whole suite within a few minutes on two cores.
@@ -23,3 +30,47 @@ DEVICES = ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
 def device(request: pytest.FixtureRequest) -> torch.device:
     """Run a test on the CPU and, when available, on CUDA."""
     return torch.device(request.param)
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _build_book(out: Path) -> str:
+    """Build the book into ``out`` with warnings as errors; return its warnings ('' if none)."""
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    result = subprocess.run(
+        [str(jupyter_book), "build", str(ROOT), "--path-output", str(out), "--all",
+         "--warningiserror", "--nitpick", "--keep-going"],
+        capture_output=True, text=True, timeout=900, check=False,
+    )
+    if result.returncode == 0:
+        return ""
+    lines = (result.stdout + result.stderr).splitlines()
+    found = "\n".join(line for line in lines if "WARNING" in line or "ERROR" in line
+                      or "Error" in line)
+    return (found or "\n".join(lines))[-6000:] or f"exit status {result.returncode}"
+
+
+@pytest.fixture(scope="session")
+def book_html(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The built book's ``html`` folder, built once for the whole session (all xdist workers).
+
+    Built with ``jupyter-book build --warningiserror --nitpick`` into a temporary folder that
+    the workers share (a file lock makes the first one build and the others wait); set
+    ``CONVNOTES_BOOK_HTML`` to the ``html`` folder of an existing build to skip the build.
+    """
+    given = os.environ.get("CONVNOTES_BOOK_HTML")
+    if given:
+        return Path(given)
+    if not (Path(sys.executable).parent / "jupyter-book").exists():
+        pytest.skip("jupyter-book is not installed (the book extra: pip install -e '.[book]')")
+    base = tmp_path_factory.getbasetemp()
+    shared = (base.parent if hasattr(request.config, "workerinput") else base) / "book"
+    report = shared / "build-warnings.txt"
+    with FileLock(f"{shared}.lock"):
+        if not report.exists():
+            shared.mkdir(exist_ok=True)
+            report.write_text(_build_book(shared), encoding="utf-8")
+    warnings = report.read_text(encoding="utf-8")
+    assert not warnings, "the book does not build cleanly:\n" + warnings
+    return shared / "_build" / "html"
