@@ -1,12 +1,18 @@
 """The rendered book as a reader gets it: built with zero warnings, then opened in Chromium.
 
-The book is built once for this module (``jupyter-book build --warningiserror --nitpick`` into a
+The book is built once per test session, for this module and ``test_explorer.py`` (the
+``book_html`` fixture of ``conftest.py``: ``jupyter-book build --warningiserror --nitpick`` into a
 temporary folder; set ``CONVNOTES_BOOK_HTML`` to the ``html`` folder of an existing build to
 skip that). Every page is served on localhost and opened in Chromium, and the checks are the
 ones a reader would make by eye: the page loads without console errors and without asking any
 other host for anything (the book must work offline), the math is typeset by MathJax, every
-image and animation loads, every internal link and anchor resolves, and the search page finds
-a chapter by a term.
+image and animation loads, every internal link and anchor resolves, and no TeX escape is
+left visible after typesetting. Then the reader's path (issue 15): at 390 px the visible menu
+and contents buttons open their drawers and a link in them works, on a desktop the menu button
+hides the sidebar and there is one search box, figures carry >= 1.9 image pixels per CSS
+pixel, wide equations scroll inside the column, search ranks a chapter first for its own
+topic with snippets free of TeX, dark mode follows the system, Chinese terms are marked
+``lang="zh"``, and Binder's light environment covers every import of the chapters.
 
 Chromium comes from Debian (``make test`` installs it where it can); where there is no browser
 the browser tests are skipped with a message that says so. The build test runs regardless.
@@ -19,7 +25,6 @@ import http.server
 import os
 import re
 import shutil
-import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -27,6 +32,11 @@ from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_FLAGS = [
@@ -41,6 +51,14 @@ CHROMIUM_FLAGS = [
 #: The heaviest page (its HTML plus the images it shows) must stay below this many bytes.
 PAGE_BUDGET = 3_000_000
 CHAPTERS = sorted(p.stem for p in (ROOT / "book").glob("[0-9][0-9]_*.ipynb"))
+#: One API page per library module (``_checks`` is documented as ``book/api/checks``).
+API_MODULES = sorted(p.stem.lstrip("_") for p in (ROOT / "convnotes").glob("*.py")
+                     if p.stem != "__init__")
+#: Viewports a reader brings: a phone (below the theme's 992 px breakpoint) and a laptop.
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1366, "height": 900}
+#: Figures must carry at least this many image pixels per CSS pixel (1.9 x: sharp on 2x screens).
+MIN_PIXEL_RATIO = 1.9
 
 
 def _chromium() -> str | None:
@@ -53,25 +71,9 @@ def _chromium() -> str | None:
 
 
 @pytest.fixture(scope="module")
-def html_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The built book's ``html`` folder: built here with warnings as errors, or given."""
-    given = os.environ.get("CONVNOTES_BOOK_HTML")
-    if given:
-        return Path(given)
-    jupyter_book = Path(sys.executable).parent / "jupyter-book"
-    if not jupyter_book.exists():
-        pytest.skip("jupyter-book is not installed (the book extra: pip install -e '.[book]')")
-    out = tmp_path_factory.mktemp("book")
-    result = subprocess.run(
-        [str(jupyter_book), "build", str(ROOT), "--path-output", str(out), "--all",
-         "--warningiserror", "--nitpick", "--keep-going"],
-        capture_output=True, text=True, timeout=900, check=False,
-    )
-    assert result.returncode == 0, "the book does not build cleanly:\n" + "\n".join(
-        line for line in (result.stdout + result.stderr).splitlines()
-        if "WARNING" in line or "ERROR" in line or "Error" in line
-    )[-6000:]
-    return out / "_build" / "html"
+def html_dir(book_html: Path) -> Path:
+    """The built book's ``html`` folder (built once per session: ``book_html`` in conftest.py)."""
+    return book_html
 
 
 def _pages(html_dir: Path) -> list[Path]:
@@ -81,7 +83,8 @@ def _pages(html_dir: Path) -> list[Path]:
 def test_every_chapter_and_reference_page_is_built(html_dir: Path) -> None:
     built = {p.relative_to(html_dir).as_posix() for p in _pages(html_dir)}
     expected = {f"book/{name}.html" for name in
-                [*CHAPTERS, "intro", "glossary", "api", "references", "appendix_performance"]}
+                [*CHAPTERS, "intro", "glossary", "references", "appendix_performance"]}
+    expected |= {f"book/api/{name}.html" for name in ["index", *API_MODULES]}
     assert expected <= built, f"pages missing from the build: {sorted(expected - built)}"
     assert {"index.html", "search.html", "genindex.html"} <= built
 
@@ -180,7 +183,22 @@ _PAGE_REPORT = """async () => {
   const maths = [...document.querySelectorAll(".math")];
   const raw = maths.filter(el => !el.querySelector("mjx-container")).map(el => el.textContent);
   const text = document.querySelector("main") ? document.querySelector("main").innerText : "";
+  // TeX a reader would see after typesetting: a backslash inside typeset math (MathJax shows
+  // an escaped underscore inside text{} literally; its assistive MathML holds what is shown),
+  // or a TeX command left in the prose outside code.
+  const shownMath = [...document.querySelectorAll("mjx-assistive-mml")]
+      .map(el => el.textContent).filter(t => t.includes("\\\\"));
+  const main = document.querySelector("main");
+  let prose = "";
+  if (main) {
+    const copy = main.cloneNode(true);
+    copy.querySelectorAll("pre, code, .highlight, .cell_output, mjx-container, script, style")
+        .forEach(el => el.remove());
+    prose = copy.textContent;
+  }
+  const proseTeX = prose.match(/\\\\(?:[A-Za-z]{2,}|[_{}()\\[\\]])/g) || [];
   return {
+    texEscapes: [...shownMath.slice(0, 3), ...proseTeX.slice(0, 3)],
     hrefs: [...document.querySelectorAll("a[href]")].map(a => a.getAttribute("href")),
     brokenImages: images.filter((img, i) => !loaded[i]).map(img => img.getAttribute("src")),
     imageCount: images.length,
@@ -234,6 +252,8 @@ def test_every_page_renders(browser, server: str, html_dir: Path) -> None:
             problems.append(f"{relative}: requests to other hosts {foreign[:3]}")
         if report["rawMath"] or (report["mathCount"] and not report["typeset"]):
             problems.append(f"{relative}: math not typeset {report['rawMath']}")
+        if report["texEscapes"]:
+            problems.append(f"{relative}: TeX shown to the reader {report['texEscapes']}")
         if report["dollarsInText"]:
             problems.append(f"{relative}: raw $$ in the text ({report['dollarsInText']}x)")
         if report["brokenImages"]:
@@ -258,7 +278,8 @@ def test_chapter_pages_have_figures_math_and_reader_tools(browser, server: str,
             .filter(a => /binder|colab/i.test(a.href)).length,
         next: document.querySelectorAll("a.right-next").length,
         prev: document.querySelectorAll("a.left-prev").length,
-        module: document.querySelectorAll("a[href*='api.html#module-convnotes']").length,
+        module: document.querySelectorAll(
+            "a[href*='api/'][href*='.html#module-convnotes.']").length,
     })""")
     page.close()
     assert report["imageCount"] >= 3 and not report["brokenImages"]
@@ -277,3 +298,319 @@ def test_search_finds_a_chapter_by_a_term(browser, server: str, term: str, chapt
     page.wait_for_selector(f"#search-results a[href*='{chapter}']", timeout=30_000)
     page.close()
     assert not errors
+
+
+# ------------------------------------------------------------------------------------------
+# The reader's path (issue 15): phones and desktops, sharp figures, search by topic
+# ------------------------------------------------------------------------------------------
+
+
+def _open_at(browser, url: str, viewport: dict[str, int], *, scheme: str = "light",
+             touch: bool = False):
+    """Open ``url`` in a fresh context of the given size and colour scheme."""
+    context = browser.new_context(viewport=viewport, color_scheme=scheme, has_touch=touch,
+                                  is_mobile=touch, device_scale_factor=2 if touch else 1)
+    page = context.new_page()
+    errors = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(url, wait_until="load")
+    return context, page, errors
+
+
+_VISIBLE_BUTTON = """selector => {
+  const shown = [...document.querySelectorAll(selector)].filter(el => {
+    const box = el.getBoundingClientRect();
+    return el.checkVisibility({visibilityProperty: true}) && box.width > 0 && box.height > 0
+        && box.top >= 0 && box.top < window.innerHeight;
+  });
+  shown.forEach((el, i) => el.dataset.visibleToggle = String(i));
+  return shown.length;
+}"""
+
+_IN_VIEW = """el => {
+  const box = el.getBoundingClientRect();
+  return el.checkVisibility({visibilityProperty: true, opacityProperty: true})
+      && box.width > 0 && box.right > 0 && box.left < window.innerWidth
+      && box.bottom > 0 && box.top < window.innerHeight;
+}"""
+
+
+@pytest.mark.parametrize("chapter", ["01_convolution", "06_separable"])
+def test_phone_menu_button_opens_the_chapter_list(browser, server: str, chapter: str) -> None:
+    """At 390 px, tapping the visible menu button shows the chapter list; a chapter link in it
+    takes the reader to that chapter."""
+    context, page, errors = _open_at(browser, server + f"book/{chapter}.html", PHONE,
+                                     touch=True)
+    try:
+        assert page.evaluate(_VISIBLE_BUTTON, ".primary-toggle") == 1, (
+            "expected exactly one visible menu button at 390 px")
+        target = "03_transposed"
+        link = page.locator(f"#pst-primary-sidebar-modal nav a[href*='{target}']").first
+        page.locator(".primary-toggle[data-visible-toggle='0']").tap()
+        page.wait_for_timeout(400)  # the drawer's opening transition
+        assert page.evaluate("() => document.querySelector('#pst-primary-sidebar-modal').open"), (
+            "tapping the menu button did not open the drawer")
+        assert link.evaluate(_IN_VIEW), "the chapter list is not visible in the drawer"
+        link.tap()
+        page.wait_for_url(f"**/book/{target}.html*", timeout=10_000)
+        assert not errors, errors
+    finally:
+        context.close()
+
+
+def test_phone_contents_button_opens_the_page_contents(browser, server: str) -> None:
+    context, page, errors = _open_at(browser, server + "book/03_transposed.html", PHONE,
+                                     touch=True)
+    try:
+        assert page.evaluate(_VISIBLE_BUTTON, ".secondary-toggle") == 1, (
+            "expected exactly one visible contents button at 390 px")
+        page.locator(".secondary-toggle[data-visible-toggle='0']").tap()
+        page.wait_for_timeout(400)
+        assert page.evaluate(
+            "() => document.querySelector('#pst-secondary-sidebar-modal').open"), (
+            "tapping the contents button did not open the page contents")
+        link = page.locator("#pst-secondary-sidebar-modal a[href='#check']").first
+        assert link.evaluate(_IN_VIEW), "the page contents are not visible"
+        link.tap()
+        page.wait_for_timeout(600)
+        assert page.url.endswith("#check")
+        assert not page.evaluate(
+            "() => document.querySelector('#pst-secondary-sidebar-modal').open"), (
+            "the contents drawer stays open over the section the reader chose")
+        heading = page.locator("#check h2").first
+        assert heading.evaluate(_IN_VIEW), "the chosen section is not on screen"
+        assert not errors, errors
+    finally:
+        context.close()
+
+
+def test_desktop_menu_button_hides_and_shows_the_sidebar(browser, server: str) -> None:
+    context, page, errors = _open_at(browser, server + "book/01_convolution.html", DESKTOP)
+    try:
+        sidebar = page.locator("#pst-primary-sidebar")
+        assert sidebar.evaluate(_IN_VIEW)
+        assert page.evaluate(_VISIBLE_BUTTON, ".primary-toggle") == 1
+        button = page.locator(".primary-toggle[data-visible-toggle='0']")
+        button.click()
+        page.wait_for_timeout(600)
+        assert not sidebar.evaluate(_IN_VIEW), "the sidebar did not hide"
+        assert not page.evaluate("() => document.querySelector('#pst-primary-sidebar-modal')"
+                                 ".open"), "a modal opened instead of the sidebar hiding"
+        button.click()
+        page.wait_for_timeout(600)
+        assert sidebar.evaluate(_IN_VIEW), "the sidebar did not come back"
+        searches = page.evaluate("""() => [...document.querySelectorAll(
+            ".search-button-field, form.bd-search")].filter(el => el.checkVisibility()
+            && el.getBoundingClientRect().width > 0).length""")
+        assert searches == 1, f"{searches} search boxes on the desktop page"
+        assert not errors, errors
+    finally:
+        context.close()
+
+
+_FIGURES = """async () => {
+  const figures = [...document.querySelectorAll("main img")]  // figures, not the theme's icons
+      .filter(img => /\\/_images\\/[^/]+\\.png$/i.test(new URL(img.src).pathname));
+  for (const img of figures) { img.loading = "eager"; img.scrollIntoView(); }
+  await Promise.all(figures.map(img => img.decode().catch(() => null)));
+  return figures.map(img => ({src: img.getAttribute("src"), natural: img.naturalWidth,
+                              shown: img.getBoundingClientRect().width,
+                              alt: img.getAttribute("alt") || ""}));
+}"""
+
+
+def test_figures_are_sharp_on_high_density_screens(browser, server: str) -> None:
+    """Every PNG figure of every chapter and of the performance appendix has >= 1.9 image
+    pixels per CSS pixel, on a phone and on a desktop (>= 144 dpi effective resolution at the
+    figure's size in the page)."""
+    worst, blurry = None, []
+    for viewport in (DESKTOP, PHONE):
+        for chapter in [*CHAPTERS, "appendix_performance"]:
+            context, page, _ = _open_at(browser, server + f"book/{chapter}.html", viewport)
+            figures = page.evaluate(_FIGURES)
+            context.close()
+            assert figures, f"{chapter} shows no PNG figure"
+            for figure in figures:
+                ratio = figure["natural"] / max(figure["shown"], 1)
+                if worst is None or ratio < worst[0]:
+                    worst = (ratio, chapter, figure["src"], viewport["width"])
+                if ratio < MIN_PIXEL_RATIO:
+                    blurry.append(f"{chapter} at {viewport['width']} px: {figure['src']} "
+                                  f"{figure['natural']} px shown at {figure['shown']:.0f}")
+    print(f"lowest pixel ratio {worst[0]:.2f} ({worst[1]}, {worst[2]}, {worst[3]} px)")
+    assert not blurry, "figures below 1.9 pixels per CSS pixel:\n" + "\n".join(blurry[:10])
+
+
+def test_wide_equations_scroll_inside_the_column_on_a_phone(browser, server: str) -> None:
+    context, page, _ = _open_at(browser, server + "book/01_convolution.html", PHONE)
+    try:
+        page.evaluate("() => MathJax.startup.promise")
+        page.wait_for_timeout(300)
+        report = page.evaluate("""() => ({
+            pageWidth: document.scrollingElement.scrollWidth,
+            equations: [...document.querySelectorAll("mjx-container[display='true']")]
+                .map(el => ({
+                overflow: getComputedStyle(el).overflowX,
+                wide: el.scrollWidth > el.clientWidth + 1,
+                marked: el.classList.contains("convnotes-scrolls"),
+            })),
+        })""")
+    finally:
+        context.close()
+    assert report["pageWidth"] <= PHONE["width"], "the page itself scrolls sideways"
+    assert report["equations"], "no display equations found"
+    assert all(eq["overflow"] == "auto" for eq in report["equations"])
+    wide = [eq for eq in report["equations"] if eq["wide"]]
+    assert wide, "no equation is wider than a phone: this test would check nothing"
+    assert all(eq["marked"] for eq in wide), "wide equations carry no scroll shadow"
+
+
+@pytest.mark.parametrize(("term", "chapter"), [("depthwise", "06_separable"),
+                                               ("checkerboard", "03_transposed"),
+                                               ("Richardson", "02_deconvolution"),
+                                               ("dilated", "04_dilated")])
+def test_search_ranks_the_chapter_of_a_topic_first(browser, server: str, term: str,
+                                                   chapter: str) -> None:
+    context, page, errors = _open_at(browser, server + f"search.html?q={term}", DESKTOP)
+    try:
+        page.wait_for_selector("#search-results .search-summary", timeout=30_000)
+        page.wait_for_function(
+            "() => /found/.test(document.querySelector('#search-results .search-summary')"
+            ".textContent)", timeout=30_000)
+        page.wait_for_timeout(1500)  # snippets are fetched page by page
+        results = page.evaluate("""() => [...document.querySelectorAll(
+            "#search-results ul.search > li")].map(li => ({
+                href: li.querySelector("a").getAttribute("href"),
+                snippet: (li.querySelector("p.context") || {}).textContent || ""}))""")
+    finally:
+        context.close()
+    assert results, f"no results for {term!r}"
+    assert chapter in results[0]["href"], (
+        f"{term!r}: first result {results[0]['href']}, expected {chapter}; order: "
+        f"{[r['href'] for r in results[:6]]}")
+    tex = [r["snippet"] for r in results if re.search(r"\\[A-Za-z]{2,}|\\[()\[\]]", r["snippet"])]
+    assert not tex, f"snippets show raw TeX: {tex[:2]}"
+    assert not errors, errors
+
+
+def test_dark_mode_follows_the_system(browser, server: str) -> None:
+    context, page, _ = _open_at(browser, server + "book/02_deconvolution.html", DESKTOP,
+                                scheme="dark")
+    try:
+        theme = page.evaluate("() => document.documentElement.dataset.theme")
+        card = page.evaluate("""() => {
+            const img = document.querySelector("main .cell_output img");
+            return img ? getComputedStyle(img).backgroundColor : null; }""")
+    finally:
+        context.close()
+    assert theme == "dark", f"a reader whose system is dark gets the {theme} theme"
+    assert card == "rgb(255, 255, 255)", f"figures are not on white in dark mode ({card})"
+
+
+def test_chinese_terms_are_marked_as_chinese(html_dir: Path) -> None:
+    glossary = (html_dir / "book" / "glossary.html").read_text(encoding="utf-8")
+    span = r'<span[^>]*\blang="zh"[^>]*>([^<]+)</span>'
+    marked = re.findall(span, glossary)
+    assert len(marked) >= 10, "the glossary's Chinese terms are not marked lang=zh"
+    unmarked = re.sub(span, "", glossary)
+    body = unmarked.split('<main', 1)[1]
+    stray = re.findall(r"[\u4e00-\u9fff]+", re.sub(r"<[^>]+>", " ", body))
+    assert not stray, f"Chinese text without lang=zh: {stray[:5]}"
+
+
+# ------------------------------------------------------------------------------------------
+# Binder: its own light environment (binder/), enough to run every chapter
+# ------------------------------------------------------------------------------------------
+
+#: Import name -> the distribution that provides it, where the two differ.
+DISTRIBUTION_OF = {"skimage": "scikit-image", "sklearn": "scikit-learn", "PIL": "pillow",
+                   "myst_nb": "myst-nb", "IPython": "ipykernel", "yaml": "pyyaml",
+                   "matplotlib_inline": "ipykernel"}  # ipykernel requires matplotlib-inline
+
+
+def _requirement_name(line: str) -> str:
+    return re.sub(r"[-_.]+", "-", re.split(r"[\s<>=!~;\[]", line.strip(), maxsplit=1)[0]).lower()
+
+
+def _binder_requirements() -> set[str]:
+    lines = (ROOT / "binder" / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    return {_requirement_name(line) for line in lines
+            if line.strip() and not line.lstrip().startswith(("#", "-"))}
+
+
+def _imported_top_level_modules(source: str) -> set[str]:
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_binder_installs_what_the_chapters_and_the_library_import() -> None:
+    """binder/requirements.txt holds the library's runtime dependencies and every third-party
+    module a chapter or the library imports; binder/postBuild installs the package itself."""
+    import json
+
+    binder = _binder_requirements()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    runtime = {_requirement_name(line) for line in project["dependencies"]}
+    runtime |= {_requirement_name(line)
+                for line in project.get("optional-dependencies", {}).get("notebook", [])}
+    assert runtime <= binder, (f"runtime or notebook dependencies missing from Binder: "
+                               f"{runtime - binder}")
+    sources = [p.read_text(encoding="utf-8") for p in (ROOT / "convnotes").glob("*.py")]
+    for chapter in CHAPTERS:
+        cells = json.loads((ROOT / "book" / f"{chapter}.ipynb").read_text(encoding="utf-8"))
+        sources += ["\n".join(line for line in "".join(cell["source"]).splitlines()
+                              if not line.lstrip().startswith(("%", "!")))
+                    for cell in cells["cells"] if cell["cell_type"] == "code"]
+    modules = set().union(*map(_imported_top_level_modules, sources))
+    third_party = {m for m in modules
+                   if m not in sys.stdlib_module_names and m not in ("convnotes", "__future__")}
+    needed = {_requirement_name(DISTRIBUTION_OF.get(m, m)) for m in third_party}
+    needed -= {"google"}  # google.colab: imported only inside Colab
+    assert needed <= binder, f"imported but not installed on Binder: {sorted(needed - binder)}"
+    assert not {"jupyter-book", "playwright", "ruff", "pytest"} & binder, "Binder stays light"
+    post_build = (ROOT / "binder" / "postBuild").read_text(encoding="utf-8")
+    assert re.search(r"pip install .*--no-deps \.", post_build), post_build
+    assert os.access(ROOT / "binder" / "postBuild", os.X_OK), "postBuild must be executable"
+
+
+# ------------------------------------------------------------------------------------------
+# The book's extension: the parts that need no build
+# ------------------------------------------------------------------------------------------
+
+
+def _extension():
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    try:
+        import convnotes_book
+    finally:
+        sys.path.pop(0)
+    return convnotes_book
+
+
+def test_benchmark_charts_read_every_row_with_a_prediction(tmp_path: Path) -> None:
+    pytest.importorskip("sphinx")
+    table = tmp_path / "results.md"
+    table.write_text(
+        "**grouped**\n\n| case | twin | on | ms | twin ms | speed-up | predicted |\n"
+        "|---|---|---|---:|---:|---:|---:|\n"
+        "| groups=2, C=128 | F.conv2d(groups=1) | cpu | 3.10 | 6.00 | 1.94 | 2.00 |\n"
+        "| no prediction | F.conv2d | cpu | 1.00 | 2.00 | 2.00 |  |\n\n"
+        "**pooling**\n\n| case | twin | on | ms | twin ms | speed-up | predicted |\n"
+        "|---|---|---|---:|---:|---:|---:|\n"
+        "| max vs strided conv | F.conv2d | cuda | 0.20 | 0.40 | 2.00 | 72.00 |\n",
+        encoding="utf-8")
+    rows = _extension()._benchmark_rows(table)
+    assert rows == [("grouped", "cpu", 1.94, 2.0), ("pooling", "cuda", 2.0, 72.0)]
+    # the tables the appendix shows have rows with predictions on every device they chart
+    for tables, devices in _extension().BENCHMARK_CHARTS.values():
+        found = [row for name in tables for row in _extension()._benchmark_rows(
+            ROOT / "book" / name)]
+        assert {device for _, device, *_ in found} == set(devices), tables

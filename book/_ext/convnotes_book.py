@@ -13,17 +13,227 @@
 3. Writes the site's ``index.html``, a redirect to the landing page that, unlike the bare one
    sphinx-external-toc would write, names the book's icon (without it the browser asks for
    ``/favicon.ico`` and logs a 404).
+4. Adds the reader's script and stylesheet (``book/_static/convnotes-reader.js`` and
+   ``.css``): sidebar buttons that work on phones, tablets and desktops (the installed theme
+   pair binds them to hidden copies), one search box, scrollable wide equations, figures on
+   white in dark mode.
+5. Marks Chinese text (the glossary's terms, a chapter's quoted names) as ``lang="zh"`` so
+   that screen readers and fonts treat it as Chinese.
+6. Adds the convolution explorer (``book/_static/explorer.js`` and ``explorer.css``): a page
+   embeds it with a raw-HTML ``<div class="convnotes-explorer" data-preset="...">``.
+7. Ranks search results by topic: ``book/_static/convnotes-search.js`` (loaded on the search
+   page only) reads ``_static/convnotes-search-weights.js``, written here after the build: the
+   kind of each page (chapter, prose, API) and, per stemmed word, how often each prose page
+   uses it relative to the page that uses it most.
+8. Draws the performance appendix's charts before Sphinx reads any page: measured against
+   predicted speed-up for every benchmark row that has a prediction, read from the tables the
+   benchmarks wrote (``book/benchmark_results*.md``), into ``book/_generated/``.
 """
 
 from __future__ import annotations
 
 import html
+import json
+import re
 from pathlib import Path
 from typing import Any
 
+from docutils import nodes
 from sphinx.application import Sphinx
+from sphinx.config import Config
 
 from convnotes.plotting import write_arithmetic_animations
+
+STATIC = Path(__file__).resolve().parent.parent / "_static"
+#: Runs of CJK ideographs (and the CJK punctuation between them).
+_CHINESE = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]+")
+
+
+def _add_reader_assets(app: Sphinx, config: Config) -> None:
+    if str(STATIC) not in map(str, config.html_static_path):
+        config.html_static_path.append(str(STATIC))
+    app.add_css_file("convnotes-reader.css")
+    app.add_js_file("convnotes-reader.js", loading_method="defer")
+    for script in SEARCH_SCRIPTS:  # in this order: the weights, then the scorer that reads them
+        app.add_js_file(script, loading_method="defer")
+
+
+def _add_explorer_assets(app: Sphinx, config: Config) -> None:
+    """The convolution explorer: ``explorer.js`` fills each ``<div class="convnotes-explorer">``."""
+    if str(STATIC) not in map(str, config.html_static_path):
+        config.html_static_path.append(str(STATIC))
+    app.add_css_file("explorer.css")
+    app.add_js_file("explorer.js", loading_method="defer")
+
+
+def _mark_chinese(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    """Wrap each run of Chinese characters in a span with ``lang="zh"``.
+
+    docutils' HTML writer turns the class ``language-zh`` into the ``lang`` attribute.
+    """
+    for text in list(doctree.findall(nodes.Text)):
+        parent = text.parent
+        if parent is None or isinstance(parent, (nodes.literal, nodes.literal_block,
+                                                  nodes.raw, nodes.math, nodes.math_block)):
+            continue
+        pieces, position, source = [], 0, str(text)
+        for match in _CHINESE.finditer(source):
+            if match.start() > position:
+                pieces.append(nodes.Text(source[position:match.start()]))
+            pieces.append(nodes.inline(match.group(), match.group(), classes=["language-zh"]))
+            position = match.end()
+        if not pieces or (len(pieces) == 1 and isinstance(parent, nodes.inline)
+                          and "language-zh" in parent["classes"]):
+            continue
+        if position < len(source):
+            pieces.append(nodes.Text(source[position:]))
+        parent.replace(text, pieces)
+
+
+#: Scripts that only the search page loads.
+SEARCH_SCRIPTS = ("convnotes-search-weights.js", "convnotes-search.js")
+#: The most a prose page's word counts add to a search result's score (Sphinx's own scores:
+#: 15 for a title word, 5 for a body word, 11 to 26 for an API object).
+MENTION_BONUS = 20
+
+
+def _page_kind(docname: str) -> str:
+    if re.fullmatch(r"book/\d\d_\w+", docname):
+        return "chapter"
+    if docname.startswith("book/api/"):
+        return "api"
+    return "prose"
+
+
+def _search_scripts_only_on_search_page(app: Sphinx, pagename: str, templatename: str,
+                                        context: dict[str, Any], doctree: Any) -> None:
+    if pagename != "search" and "script_files" in context:
+        context["script_files"] = [script for script in context["script_files"]
+                                   if str(script.filename or "") not in SEARCH_SCRIPTS]
+
+
+def _search_weights(app: Sphinx) -> dict[str, dict]:
+    """Per page its kind; per stemmed word each prose page's share of the bonus."""
+    lang = app.builder.indexer.lang
+    docnames = sorted(app.env.found_docs)
+    kinds = {docname: _page_kind(docname) for docname in docnames}
+    counts: dict[str, dict[str, int]] = {}
+    for docname in docnames:
+        if kinds[docname] == "api":
+            continue
+        doctree = app.env.get_doctree(docname)
+        for node in doctree.findall(nodes.Text):
+            if isinstance(node.parent, (nodes.comment, nodes.raw)):
+                continue
+            for word in lang.split(str(node)):
+                stem = lang.stem(word).lower()
+                if lang.word_filter(stem):
+                    per_page = counts.setdefault(stem, {})
+                    per_page[docname] = per_page.get(docname, 0) + 1
+    mentions = {}
+    for stem, per_page in counts.items():
+        most = max(per_page.values())
+        shares = {doc: round(MENTION_BONUS * n / most) for doc, n in per_page.items()}
+        shares = {doc: share for doc, share in shares.items() if share >= 1}
+        if len(shares) > 1:  # a word on one page only: Sphinx finds that page anyway
+            mentions[stem] = shares
+    return {"kinds": kinds, "mentions": mentions}
+
+
+def _write_search_weights(app: Sphinx, exception: Exception | None) -> None:
+    if (exception is not None or app.builder.format != "html"
+            or getattr(app.builder, "indexer", None) is None):
+        return
+    data = json.dumps(_search_weights(app), separators=(",", ":"), sort_keys=True)
+    (Path(app.outdir) / "_static" / SEARCH_SCRIPTS[0]).write_text(
+        f"window.convnotesSearchWeights = {data};\n", encoding="utf-8")
+
+
+#: The performance appendix's charts: file in book/_generated -> (benchmark tables, devices).
+BENCHMARK_CHARTS = {
+    "benchmark_ratios_cpu.png": (("benchmark_results.md", "benchmark_results_torchvision.md"),
+                                 ("cpu",)),
+    "benchmark_ratios_gpu.png": (("benchmark_results_gpu.md",), ("cpu", "cuda")),
+}
+DEVICE_TITLES = {"cpu": "on the CPU", "cuda": "on the GPU (CUDA)"}
+
+
+def _benchmark_rows(table: Path) -> list[tuple[str, str, float, float]]:
+    """(area, device, measured speed-up, predicted speed-up) of every row with a prediction.
+
+    The tables are the ones ``python -m benchmarks`` writes: a bold ``**area**`` line, then
+    ``| case | twin | on | ms | twin ms | speed-up | predicted |`` rows.
+    """
+    rows, area = [], ""
+    for line in table.read_text(encoding="utf-8").splitlines():
+        heading = re.fullmatch(r"\*\*(\w+)\*\*", line.strip())
+        if heading:
+            area = heading.group(1)
+            continue
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 7 and re.fullmatch(r"[\d.]+", cells[5]) and re.fullmatch(
+                r"[\d.]+", cells[6]):
+            rows.append((area, cells[2], float(cells[5]), float(cells[6])))
+    return rows
+
+
+def _draw_benchmark_chart(rows: list[tuple[str, str, float, float]], devices: tuple[str, ...],
+                          path: Path) -> None:
+    """Log-log scatter of measured against predicted speed-up, one panel per device."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
+
+    areas = sorted({area for area, *_ in rows})
+    colours = dict(zip(areas, plt.get_cmap("tab10").colors, strict=False))
+    markers = dict(zip(areas, "osD^vP*Xh<>", strict=False))
+    values = [v for *_, measured, predicted in rows for v in (measured, predicted)]
+    low, high = min(values) / 1.6, max(values) * 1.6
+    # 7.5 or 9 inches wide at 200 dpi: at least 1500 pixels for the page's 757-pixel column
+    # (two pixels per CSS pixel), the legend beside one panel or below two
+    one = len(devices) == 1
+    fig, axes = plt.subplots(1, len(devices), figsize=(7.5, 4.0) if one else (9.0, 5.3),
+                             squeeze=False, layout="constrained")
+    for ax, device in zip(axes[0], devices, strict=True):
+        ax.fill_between([low, high], [low / 1.2, high / 1.2], [low * 1.2, high * 1.2],
+                        color="0.85", lw=0, label="within 20% of the prediction")
+        ax.plot([low, high], [low, high], color="0.35", lw=1, ls="--", label="as predicted")
+        for area in areas:
+            points = [(p, m) for a, d, m, p in rows if a == area and d == device]
+            if points:
+                ax.scatter(*zip(*points, strict=True), s=42, color=colours[area],
+                           marker=markers[area], edgecolor="white", lw=0.6, label=area,
+                           zorder=3)
+        ax.set(xscale="log", yscale="log", xlim=(low, high), ylim=(low, high),
+               xlabel="predicted speed-up (from the operation count)",
+               ylabel="measured speed-up", title=DEVICE_TITLES.get(device, device))
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        ax.set_aspect("equal")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    for ax in axes[0, 1:]:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            if label not in labels:
+                handles.append(handle)
+                labels.append(label)
+    if one:
+        fig.legend(handles, labels, loc="outside right center", frameon=False)
+    else:
+        fig.legend(handles, labels, loc="outside lower center", ncols=4, frameon=False)
+    fig.savefig(path, dpi=200, facecolor="white")
+    plt.close(fig)
+
+
+def _write_benchmark_charts(app: Sphinx) -> None:
+    book = Path(app.srcdir) / "book"
+    (book / "_generated").mkdir(parents=True, exist_ok=True)
+    for name, (tables, devices) in BENCHMARK_CHARTS.items():
+        rows = [row for table in tables if (book / table).is_file()
+                for row in _benchmark_rows(book / table)]
+        if rows:
+            _draw_benchmark_chart(rows, devices, book / "_generated" / name)
 
 
 def _write_animations(app: Sphinx) -> None:
@@ -59,7 +269,13 @@ def _write_index_redirect(app: Sphinx, exception: Exception | None) -> None:
 
 
 def setup(app: Sphinx) -> dict[str, bool]:
+    app.connect("config-inited", _add_reader_assets)
+    app.connect("config-inited", _add_explorer_assets)
+    app.connect("doctree-resolved", _mark_chinese)
     app.connect("builder-inited", _write_animations)
+    app.connect("builder-inited", _write_benchmark_charts)
     app.connect("html-page-context", _drop_duplicate_scripts)
+    app.connect("html-page-context", _search_scripts_only_on_search_page)
+    app.connect("build-finished", _write_search_weights)
     app.connect("build-finished", _write_index_redirect, priority=400)  # before etoc's (500)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
