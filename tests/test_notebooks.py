@@ -114,8 +114,10 @@ class TestChapter:
     def test_first_cell_installs_the_library_only_in_colab(self, path):
         setup = _source(_code_cells(path)[0])
         assert 'if "google.colab" in sys.modules:' in setup
-        assert f"convnotes @ git+{_repository_url()}" in setup, (
+        assert f'REPOSITORY = "{_repository_url()}"' in setup, (
             "the Colab cell must install from the repository named in _config.yml")
+        assert 'f"convnotes[notebook] @ git+{REPOSITORY}"' in setup, (
+            "the Colab cell installs the package with its notebook extra")
         assert 'InteractiveTB.set_mode("Minimal")' in setup, "errors must show in one line"
         assert not _code_cells(path)[0].get("outputs"), "the setup cell prints nothing"
 
@@ -201,7 +203,8 @@ def test_no_stored_output_carries_a_machine_path(path):
     for index, cell in enumerate(_cells(path)):
         for output in cell.get("outputs", []):
             for text in _output_texts(output):
-                found += [f"cell {index}: {m.group()!r} in {text[max(0, m.start() - 40):m.end() + 40]!r}"
+                found += [f"cell {index}: {m.group()!r} in "
+                          f"{text[max(0, m.start() - 40):m.end() + 40]!r}"
                           for m in MACHINE_PATH.finditer(text)]
     assert not found, "stored outputs show paths of the machine that ran them:\n" + "\n".join(
         found[:10])
@@ -224,13 +227,14 @@ def test_code_lines_fit_the_page(path):
                   for index, cell in enumerate(_cells(path)) if cell["cell_type"] == "code"
                   for line in _source(cell).splitlines() if len(line) > CODE_LINE_LIMIT]
     assert not long_lines, (
-        f"{len(long_lines)} code lines longer than {CODE_LINE_LIMIT} characters (the book shows "
-        "them with a sideways scrollbar); wrap them in the text twin:\n" + "\n".join(long_lines[:8]))
+        f"{len(long_lines)} code lines longer than {CODE_LINE_LIMIT} characters (the book "
+        "shows them with a sideways scrollbar); wrap them in the text twin:\n"
+        + "\n".join(long_lines[:8]))
 
 
 #: A sentence that speaks of speed ...
 SPEED_WORDS = re.compile(r"\b(faster|slower|speed-?ups?|slow-?downs?|as long|as fast|ms|µs|"
-                         r"milliseconds?|microseconds?|seconds?)\b", re.IGNORECASE)
+                         r"milliseconds?|microseconds?|seconds)\b", re.IGNORECASE)
 #: ... and states a figure: a number with a unit of ratio or time, or a ratio in words.
 TYPED_FIGURE = re.compile(
     r"(?<![\w.])\d+(?:\.\d+)?\s*(?:×|x\b|times\b|%|ms\b|µs\b|s\b)"
@@ -267,3 +271,34 @@ def test_measured_speeds_in_the_prose_are_glued(path):
     typed = [s for c in _cells(path) if c["cell_type"] == "markdown"
              for s in hand_typed_speeds(_source(c))]
     assert not typed, "glue these figures from their cells:\n" + "\n".join(typed)
+
+
+#: A figure's PNG must hold at least this many pixels per CSS pixel of its displayed width
+#: (``convnotes.plotting`` stores "retina" PNGs: twice ``figure.dpi``, metadata width = half).
+MIN_FIGURE_PIXEL_RATIO = 1.9
+
+
+def _png_width(data: str) -> int:
+    import base64
+
+    header = base64.b64decode(data[:64])  # the IHDR chunk is in the first 24 bytes
+    return int.from_bytes(header[16:20], "big")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_stored_figures_are_retina_pngs(path):
+    """Every stored PNG carries its display width, with >= 1.9 pixels per CSS pixel (the
+    browser test of the rendered book checks the same at the size each figure is shown)."""
+    blurry = []
+    for index, cell in enumerate(_cells(path)):
+        for output in cell.get("outputs", []):
+            png = output.get("data", {}).get("image/png")
+            if not png:
+                continue
+            shown = output.get("metadata", {}).get("image/png", {}).get("width")
+            pixels = _png_width(png if isinstance(png, str) else "".join(png))
+            if not shown or pixels < MIN_FIGURE_PIXEL_RATIO * shown:
+                blurry.append(f"cell {index}: {pixels} px shown at {shown or pixels} px")
+    assert not blurry, ("figures stored at screen resolution: re-execute the chapter "
+                        "(tools/execute_notebooks.py) so convnotes.plotting stores them at "
+                        "192 dpi:\n" + "\n".join(blurry[:8]))
