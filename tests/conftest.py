@@ -3,9 +3,14 @@ the book built once per test session (``book_html``)."""
 
 from __future__ import annotations
 
+import functools
+import http.server
 import os
+import shutil
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -74,3 +79,59 @@ def book_html(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     warnings = report.read_text(encoding="utf-8")
     assert not warnings, "the book does not build cleanly:\n" + warnings
     return shared / "_build" / "html"
+
+
+# ------------------------------------------------------------------------------------------
+# The browser tests' shared pieces (tests/test_book.py, tests/test_explorer.py)
+# ------------------------------------------------------------------------------------------
+
+#: Debian Chromium, headless, with nothing that reaches the network by itself.
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def chromium_executable() -> str | None:
+    """Path of a Chromium executable: $CHROMIUM, Debian's /usr/bin/chromium, or one on PATH."""
+    for candidate in (os.environ.get("CHROMIUM"), "/usr/bin/chromium", "chromium",
+                      "chromium-browser"):
+        if candidate and shutil.which(candidate):
+            return shutil.which(candidate)
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian Chromium driven by Playwright (never a browser Playwright downloads)."""
+    executable = chromium_executable()
+    if executable is None:
+        pytest.skip("no Chromium found (install Debian's chromium, or set CHROMIUM=/path): "
+                    "the browser tests were not run")
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, headless=True,
+                                              args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def book_server(book_html: Path) -> Iterator[str]:
+    """The built book served on localhost; yields the base URL (ending in ``/``)."""
+    handler = functools.partial(_QuietHandler, directory=str(book_html))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()

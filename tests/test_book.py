@@ -21,13 +21,9 @@ the browser tests are skipped with a message that says so. The build test runs r
 from __future__ import annotations
 
 import functools
-import http.server
 import os
 import re
-import shutil
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
@@ -39,15 +35,6 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 #: The heaviest page (its HTML plus the images it shows) must stay below this many bytes.
 PAGE_BUDGET = 3_000_000
 CHAPTERS = sorted(p.stem for p in (ROOT / "book").glob("[0-9][0-9]_*.ipynb"))
@@ -59,15 +46,6 @@ PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1366, "height": 900}
 #: Figures must carry at least this many image pixels per CSS pixel (1.9 x: sharp on 2x screens).
 MIN_PIXEL_RATIO = 1.9
-
-
-def _chromium() -> str | None:
-    """Path of a Chromium executable: $CHROMIUM, Debian's /usr/bin/chromium, or one on PATH."""
-    for candidate in (os.environ.get("CHROMIUM"), "/usr/bin/chromium", "chromium",
-                      "chromium-browser"):
-        if candidate and shutil.which(candidate):
-            return shutil.which(candidate)
-    return None
 
 
 @pytest.fixture(scope="module")
@@ -115,37 +93,6 @@ def test_book_refers_to_no_other_host_for_scripts_or_styles(html_dir: Path) -> N
 # ------------------------------------------------------------------------------------------
 # In the browser
 # ------------------------------------------------------------------------------------------
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-@pytest.fixture(scope="module")
-def server(html_dir: Path) -> Iterator[str]:
-    """Serve the built book on localhost; yields the base URL."""
-    handler = functools.partial(_QuietHandler, directory=str(html_dir))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """Headless Debian Chromium driven by Playwright (never a browser Playwright downloads)."""
-    executable = _chromium()
-    if executable is None:
-        pytest.skip("no Chromium found (install Debian's chromium, or set CHROMIUM=/path): "
-                    "the browser checks of the rendered book were not run")
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, headless=True,
-                                              args=CHROMIUM_FLAGS)
-        yield chromium
-        chromium.close()
 
 
 @functools.cache
@@ -230,7 +177,7 @@ def _open(browser, url: str):
     return page, errors, foreign
 
 
-def test_every_page_renders(browser, server: str, html_dir: Path) -> None:
+def test_every_page_renders(browser, book_server: str, html_dir: Path) -> None:
     problems = []
     checked_math = 0
     for path in _pages(html_dir):
@@ -239,9 +186,9 @@ def test_every_page_renders(browser, server: str, html_dir: Path) -> None:
             continue  # tested below, with a query
         redirect = re.search(r'http-equiv="Refresh" content="0; url=([^"]+)"',
                              path.read_text(encoding="utf-8"))
-        page, errors, foreign = _open(browser, server + relative)
+        page, errors, foreign = _open(browser, book_server + relative)
         if redirect:  # index.html sends the reader to the landing page
-            page.wait_for_url(urljoin(server + relative, redirect.group(1)), timeout=10_000)
+            page.wait_for_url(urljoin(book_server + relative, redirect.group(1)), timeout=10_000)
             page.wait_for_load_state("load")
         report = page.evaluate(_PAGE_REPORT)
         landed = page.url
@@ -258,7 +205,7 @@ def test_every_page_renders(browser, server: str, html_dir: Path) -> None:
             problems.append(f"{relative}: raw $$ in the text ({report['dollarsInText']}x)")
         if report["brokenImages"]:
             problems.append(f"{relative}: images that do not load {report['brokenImages'][:3]}")
-        broken = _broken_internal_links(html_dir, landed, server, report["hrefs"])
+        broken = _broken_internal_links(html_dir, landed, book_server, report["hrefs"])
         if broken:
             problems.append(f"{relative}: broken links {broken[:5]}")
         checked_math += report["typeset"]
@@ -267,9 +214,9 @@ def test_every_page_renders(browser, server: str, html_dir: Path) -> None:
 
 
 @pytest.mark.parametrize("chapter", ["01_convolution", "03_transposed"])
-def test_chapter_pages_have_figures_math_and_reader_tools(browser, server: str,
+def test_chapter_pages_have_figures_math_and_reader_tools(browser, book_server: str,
                                                           chapter: str) -> None:
-    page, _, _ = _open(browser, server + f"book/{chapter}.html")
+    page, _, _ = _open(browser, book_server + f"book/{chapter}.html")
     report = page.evaluate(_PAGE_REPORT)
     tools = page.evaluate("""() => ({
         copy: document.querySelectorAll("button.copybtn").length,
@@ -293,8 +240,9 @@ def test_chapter_pages_have_figures_math_and_reader_tools(browser, server: str,
 
 @pytest.mark.parametrize(("term", "chapter"), [("depthwise", "06_separable"),
                                                ("Richardson", "02_deconvolution")])
-def test_search_finds_a_chapter_by_a_term(browser, server: str, term: str, chapter: str) -> None:
-    page, errors, _ = _open(browser, server + f"search.html?q={term}")
+def test_search_finds_a_chapter_by_a_term(browser, book_server: str, term: str,
+                                          chapter: str) -> None:
+    page, errors, _ = _open(browser, book_server + f"search.html?q={term}")
     page.wait_for_selector(f"#search-results a[href*='{chapter}']", timeout=30_000)
     page.close()
     assert not errors
@@ -337,10 +285,10 @@ _IN_VIEW = """el => {
 
 
 @pytest.mark.parametrize("chapter", ["01_convolution", "06_separable"])
-def test_phone_menu_button_opens_the_chapter_list(browser, server: str, chapter: str) -> None:
+def test_phone_menu_button_opens_the_chapter_list(browser, book_server: str, chapter: str) -> None:
     """At 390 px, tapping the visible menu button shows the chapter list; a chapter link in it
     takes the reader to that chapter."""
-    context, page, errors = _open_at(browser, server + f"book/{chapter}.html", PHONE,
+    context, page, errors = _open_at(browser, book_server + f"book/{chapter}.html", PHONE,
                                      touch=True)
     try:
         assert page.evaluate(_VISIBLE_BUTTON, ".primary-toggle") == 1, (
@@ -359,8 +307,8 @@ def test_phone_menu_button_opens_the_chapter_list(browser, server: str, chapter:
         context.close()
 
 
-def test_phone_contents_button_opens_the_page_contents(browser, server: str) -> None:
-    context, page, errors = _open_at(browser, server + "book/03_transposed.html", PHONE,
+def test_phone_contents_button_opens_the_page_contents(browser, book_server: str) -> None:
+    context, page, errors = _open_at(browser, book_server + "book/03_transposed.html", PHONE,
                                      touch=True)
     try:
         assert page.evaluate(_VISIBLE_BUTTON, ".secondary-toggle") == 1, (
@@ -385,8 +333,8 @@ def test_phone_contents_button_opens_the_page_contents(browser, server: str) -> 
         context.close()
 
 
-def test_desktop_menu_button_hides_and_shows_the_sidebar(browser, server: str) -> None:
-    context, page, errors = _open_at(browser, server + "book/01_convolution.html", DESKTOP)
+def test_desktop_menu_button_hides_and_shows_the_sidebar(browser, book_server: str) -> None:
+    context, page, errors = _open_at(browser, book_server + "book/01_convolution.html", DESKTOP)
     try:
         sidebar = page.locator("#pst-primary-sidebar")
         assert sidebar.evaluate(_IN_VIEW)
@@ -420,14 +368,14 @@ _FIGURES = """async () => {
 }"""
 
 
-def test_figures_are_sharp_on_high_density_screens(browser, server: str) -> None:
+def test_figures_are_sharp_on_high_density_screens(browser, book_server: str) -> None:
     """Every PNG figure of every chapter and of the performance appendix has >= 1.9 image
     pixels per CSS pixel, on a phone and on a desktop (>= 144 dpi effective resolution at the
     figure's size in the page)."""
     worst, blurry = None, []
     for viewport in (DESKTOP, PHONE):
         for chapter in [*CHAPTERS, "appendix_performance"]:
-            context, page, _ = _open_at(browser, server + f"book/{chapter}.html", viewport)
+            context, page, _ = _open_at(browser, book_server + f"book/{chapter}.html", viewport)
             figures = page.evaluate(_FIGURES)
             context.close()
             assert figures, f"{chapter} shows no PNG figure"
@@ -442,8 +390,8 @@ def test_figures_are_sharp_on_high_density_screens(browser, server: str) -> None
     assert not blurry, "figures below 1.9 pixels per CSS pixel:\n" + "\n".join(blurry[:10])
 
 
-def test_wide_equations_scroll_inside_the_column_on_a_phone(browser, server: str) -> None:
-    context, page, _ = _open_at(browser, server + "book/01_convolution.html", PHONE)
+def test_wide_equations_scroll_inside_the_column_on_a_phone(browser, book_server: str) -> None:
+    context, page, _ = _open_at(browser, book_server + "book/01_convolution.html", PHONE)
     try:
         page.evaluate("() => MathJax.startup.promise")
         page.wait_for_timeout(300)
@@ -470,9 +418,9 @@ def test_wide_equations_scroll_inside_the_column_on_a_phone(browser, server: str
                                                ("checkerboard", "03_transposed"),
                                                ("Richardson", "02_deconvolution"),
                                                ("dilated", "04_dilated")])
-def test_search_ranks_the_chapter_of_a_topic_first(browser, server: str, term: str,
+def test_search_ranks_the_chapter_of_a_topic_first(browser, book_server: str, term: str,
                                                    chapter: str) -> None:
-    context, page, errors = _open_at(browser, server + f"search.html?q={term}", DESKTOP)
+    context, page, errors = _open_at(browser, book_server + f"search.html?q={term}", DESKTOP)
     try:
         page.wait_for_selector("#search-results .search-summary", timeout=30_000)
         page.wait_for_function(
@@ -494,8 +442,8 @@ def test_search_ranks_the_chapter_of_a_topic_first(browser, server: str, term: s
     assert not errors, errors
 
 
-def test_dark_mode_follows_the_system(browser, server: str) -> None:
-    context, page, _ = _open_at(browser, server + "book/02_deconvolution.html", DESKTOP,
+def test_dark_mode_follows_the_system(browser, book_server: str) -> None:
+    context, page, _ = _open_at(browser, book_server + "book/02_deconvolution.html", DESKTOP,
                                 scheme="dark")
     try:
         theme = page.evaluate("() => document.documentElement.dataset.theme")

@@ -21,13 +21,7 @@ are skipped with a message that says so.
 
 from __future__ import annotations
 
-import functools
-import http.server
-import os
 import random
-import shutil
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -39,39 +33,8 @@ from convnotes.correlation import im2col
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPLORER_JS = ROOT / "book" / "_static" / "explorer.js"
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 N_RANDOM = 400
 WIDTHS = {"phone": 390, "desktop": 1366}
-
-
-def _chromium() -> str | None:
-    """Path of a Chromium executable: $CHROMIUM, Debian's /usr/bin/chromium, or one on PATH."""
-    for candidate in (os.environ.get("CHROMIUM"), "/usr/bin/chromium", "chromium"):
-        if candidate and shutil.which(candidate):
-            return shutil.which(candidate)
-    return None
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """Headless Debian Chromium driven by Playwright (never a browser Playwright downloads)."""
-    executable = _chromium()
-    if executable is None:
-        pytest.skip("no Chromium found (install Debian's chromium, or set CHROMIUM=/path): "
-                    "the explorer's browser tests were not run")
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, headless=True,
-                                              args=CHROMIUM_FLAGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")
@@ -296,20 +259,10 @@ def test_a_page_chooses_the_presets_it_offers(api_page) -> None:
 # ------------------------------------------------------------------------------------------
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
-def landing_url(book_html: Path) -> Iterator[str]:
-    """The built book served on localhost; yields the landing page's URL."""
-    handler = functools.partial(_QuietHandler, directory=str(book_html))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/book/intro.html"
-    httpd.shutdown()
+def landing_url(book_server: str) -> str:
+    """The landing page of the built book, served on localhost."""
+    return book_server + "book/intro.html"
 
 
 def _open(browser, url: str, width: int, theme: str):
