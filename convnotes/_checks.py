@@ -21,6 +21,7 @@ ValueError: stride must be >= 1, got 0
 from __future__ import annotations
 
 import numbers
+import os
 from collections.abc import Iterable, Sequence
 from typing import Literal, TypeAlias, TypeGuard
 
@@ -45,6 +46,7 @@ __all__ = [
     "check_non_negative_values",
     "check_number",
     "check_one_of",
+    "check_path",
     "check_real",
     "check_same_device",
     "check_same_dtype",
@@ -300,6 +302,21 @@ def check_layer_input(value: object, parameter: torch.Tensor, in_channels: int, 
         raise ValueError(f"{name} must be on the device of the layer's parameters "
                          f"({parameter.device}), got {tensor.device}")
     return tensor
+
+
+def check_path(name: str, value: object) -> os.PathLike[str] | str:
+    """Check that ``value`` names a file or folder (a ``str`` or an ``os.PathLike``).
+
+    >>> check_path("folder", 3)
+    Traceback (most recent call last):
+        ...
+    TypeError: folder must be a path (str or os.PathLike), got int
+    """
+    if not isinstance(value, str | os.PathLike):
+        raise TypeError(f"{name} must be a path (str or os.PathLike), got {type(value).__name__}")
+    if isinstance(value, str) and not value:
+        raise ValueError(f"{name} must name a file or folder, got the empty string ''")
+    return value
 
 
 def check_one_of(name: str, value: str, options: Iterable[str]) -> str:

@@ -423,6 +423,18 @@ _ELEMENTWISE_EXTRA = frozenset({
     "aten._native_batch_norm_legit.default",
 })
 
+#: Operators that compute nothing although torch does not tag them as views: bare
+#: allocations, and ``_unsafe_view`` (a reshape of a fresh tensor, e.g. after the channel
+#: shuffle's copy). Like views, they launch no kernel, and torch versions differ in how many
+#: of them one layer dispatches.
+_COMPUTE_NOTHING = frozenset({torch.ops.aten.empty, torch.ops.aten.empty_strided,
+                              torch.ops.aten._unsafe_view})
+
+
+def _launches_a_kernel(func: torch._ops.OpOverload) -> bool:
+    """Whether an aten operator computes (not a view, not a bare allocation)."""
+    return not func.is_view and func.overloadpacket not in _COMPUTE_NOTHING
+
 
 class _ForwardRecorder(TorchDispatchMode):
     """Counts the aten operators it sees and the bytes of the storages they create."""
@@ -455,10 +467,10 @@ class _ForwardRecorder(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[override]
         out = func(*args, **(kwargs or {}))
-        self.operators += 1
-        name = str(func)
-        if torch.Tag.pointwise in func.tags or name in _ELEMENTWISE_EXTRA:
-            self.elementwise += 1
+        if _launches_a_kernel(func):
+            self.operators += 1
+            if torch.Tag.pointwise in func.tags or str(func) in _ELEMENTWISE_EXTRA:
+                self.elementwise += 1
         for tensor in out if isinstance(out, tuple | list) else (out,):
             if isinstance(tensor, torch.Tensor):
                 self._track(tensor)
@@ -474,9 +486,14 @@ def profile_forward(model: nn.Module, x: torch.Tensor) -> ForwardProfile:
     bytes, read after every operator, is the activation memory the pass needed at once, on
     top of the input and the weights (which are not counted). Workspace that a kernel
     allocates and frees inside one operator is not seen. The operator counts are what
-    ShuffleNet V2 calls fragmentation: every operator is one launch of a kernel;
-    element-wise ones (torch's ``pointwise`` tag: ReLU, additions, sigmoid, multiplications;
-    and batch norm) do little arithmetic per byte they move.
+    ShuffleNet V2 calls fragmentation: every operator counted computes something (on a GPU,
+    nearly all of them are one kernel launch each; reading a scalar back, as a validity check
+    does, is a synchronisation instead). Views (``view``, ``t``, ``slice``, ...), bare
+    allocations (``empty``) and ``_unsafe_view`` are not counted: they compute nothing, and
+    torch versions differ in how many of them one layer dispatches (torch 2.2 slices where
+    2.13 does not). Element-wise operators (torch's
+    ``pointwise`` tag: ReLU, additions, sigmoid, multiplications; and batch norm) do little
+    arithmetic per byte they move.
 
     Parameters
     ----------

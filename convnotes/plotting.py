@@ -25,7 +25,7 @@ from matplotlib import animation
 from matplotlib.figure import Figure, SubFigure
 from matplotlib.patches import Rectangle
 
-from ._checks import check_bool, check_int, check_number, check_one_of, check_real
+from ._checks import check_bool, check_int, check_number, check_one_of, check_path, check_real
 from .arithmetic import conv_output_size
 
 if TYPE_CHECKING:
@@ -520,7 +520,7 @@ def write_arithmetic_animations(folder: str | Path) -> list[Path]:
     list of Path
         ``folder / "<name>.gif"`` for each animation, in the table's order.
     """
-    folder = Path(folder)
+    folder = Path(check_path("folder", folder))
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name, settings in ARITHMETIC_ANIMATIONS.items():

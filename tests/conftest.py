@@ -135,3 +135,30 @@ def book_server(book_html: Path) -> Iterator[str]:
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}/"
     httpd.shutdown()
+
+
+# ------------------------------------------------------------------------------------------
+# Order of the test scopes
+# ------------------------------------------------------------------------------------------
+
+#: Longest first (the usual rule for scheduling jobs on two machines), as ``--dist loadscope``
+#: hands out modules and notebooks to the xdist workers in collection order: the two scopes
+#: of about 100 s each start at once, one per worker (so the book build starts at once too);
+#: then the other notebooks, then the explorer tests (which need that build), and last the
+#: many short unit-test modules, which even out the end.
+FIRST_SCOPES = ("book/11_choosing.ipynb", "tests/test_book.py")
+AFTER_THE_NOTEBOOKS = ("tests/test_explorer.py",)
+
+
+def _scope_rank(item: pytest.Item) -> int:
+    path = item.nodeid.split("::")[0]
+    if path in FIRST_SCOPES:
+        return FIRST_SCOPES.index(path)
+    if path.endswith(".ipynb"):
+        return len(FIRST_SCOPES)
+    return len(FIRST_SCOPES) + 1 + (path not in AFTER_THE_NOTEBOOKS)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Order the scopes as above (a stable sort: a notebook's cells keep their order)."""
+    items.sort(key=_scope_rank)

@@ -157,15 +157,13 @@ _PAGE_REPORT = """async () => {
 }"""
 
 
-def _open(browser, url: str):
-    """Open ``url`` in a fresh page; return the page and the lists its listeners fill."""
-    page = browser.new_page()
+def _listen(page, host: str) -> tuple[list[str], list[str]]:
+    """Collect the page's console errors, failed responses and requests to other hosts."""
     errors, foreign = [], []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("response", lambda r: errors.append(f"HTTP {r.status} for {r.url}")
             if r.status >= 400 else None)
-    host = urlsplit(url).netloc
 
     def on_request(request) -> None:
         parts = urlsplit(request.url)
@@ -173,30 +171,76 @@ def _open(browser, url: str):
             foreign.append(request.url)
 
     page.on("request", on_request)
+    return errors, foreign
+
+
+def _open(browser, url: str):
+    """Open ``url`` in a fresh page; return the page and the lists its listeners fill."""
+    page = browser.new_page()
+    errors, foreign = _listen(page, urlsplit(url).netloc)
     page.goto(url, wait_until="load")
     return page, errors, foreign
 
 
-def test_every_page_renders(browser, book_server: str, html_dir: Path) -> None:
+_FIGURES = """async () => {
+  const figures = [...document.querySelectorAll("main img")]  // figures, not the theme's icons
+      .filter(img => /\\/_images\\/[^/]+\\.png$/i.test(new URL(img.src).pathname));
+  for (const img of figures) { img.loading = "eager"; img.scrollIntoView(); }
+  await Promise.all(figures.map(img => img.decode().catch(() => null)));
+  return figures.map(img => ({src: img.getAttribute("src"), natural: img.naturalWidth,
+                              shown: img.getBoundingClientRect().width,
+                              alt: img.getAttribute("alt") || ""}));
+}"""
+
+@pytest.fixture(scope="module")
+def rendered_pages(browser, book_server: str, html_dir: Path) -> dict[str, dict]:
+    """Every page of the book opened once, at desktop width: what a reader would check.
+
+    One browser context for all pages (a reader's browser caches the theme and MathJax
+    between pages too). For each page: its console errors and requests to other hosts, the
+    ``_PAGE_REPORT`` (math, images, links), the URL it landed on; for the chapters and the
+    performance appendix also its PNG figures at desktop width and, after the window is
+    narrowed to a phone's, at phone width (``figures``: {width: [...]}).
+    """
+    with_figures = {f"book/{name}.html" for name in [*CHAPTERS, "appendix_performance"]}
+    context = browser.new_context(viewport=DESKTOP)
+    reports = {}
+    try:
+        for path in _pages(html_dir):
+            relative = path.relative_to(html_dir).as_posix()
+            if relative == "search.html":
+                continue  # tested below, with a query
+            page = context.new_page()
+            errors, foreign = _listen(page, urlsplit(book_server).netloc)
+            page.goto(book_server + relative, wait_until="load")
+            redirect = re.search(r'http-equiv="Refresh" content="0; url=([^"]+)"',
+                                 path.read_text(encoding="utf-8"))
+            if redirect:  # index.html sends the reader to the landing page
+                page.wait_for_url(urljoin(book_server + relative, redirect.group(1)),
+                                  timeout=10_000)
+                page.wait_for_load_state("load")
+            report = page.evaluate(_PAGE_REPORT)
+            report.update(errors=errors, foreign=foreign, landed=page.url)
+            if relative in with_figures:
+                report["figures"] = {DESKTOP["width"]: page.evaluate(_FIGURES)}
+                page.set_viewport_size(PHONE)
+                report["figures"][PHONE["width"]] = page.evaluate(_FIGURES)
+            page.close()
+            reports[relative] = report
+    finally:
+        context.close()
+    return reports
+
+
+def test_every_page_renders(rendered_pages: dict[str, dict], book_server: str,
+                            html_dir: Path) -> None:
     problems = []
     checked_math = 0
-    for path in _pages(html_dir):
-        relative = path.relative_to(html_dir).as_posix()
-        if relative == "search.html":
-            continue  # tested below, with a query
-        redirect = re.search(r'http-equiv="Refresh" content="0; url=([^"]+)"',
-                             path.read_text(encoding="utf-8"))
-        page, errors, foreign = _open(browser, book_server + relative)
-        if redirect:  # index.html sends the reader to the landing page
-            page.wait_for_url(urljoin(book_server + relative, redirect.group(1)), timeout=10_000)
-            page.wait_for_load_state("load")
-        report = page.evaluate(_PAGE_REPORT)
-        landed = page.url
-        page.close()
-        if errors:
-            problems.append(f"{relative}: console errors {errors[:3]}")
-        if foreign:
-            problems.append(f"{relative}: requests to other hosts {foreign[:3]}")
+    for relative, report in rendered_pages.items():
+        if report["errors"]:
+            problems.append(f"{relative}: console errors {report['errors'][:3]}")
+        if report["foreign"]:
+            problems.append(f"{relative}: requests to other hosts {report['foreign'][:3]}")
         if report["rawMath"] or (report["mathCount"] and not report["typeset"]):
             problems.append(f"{relative}: math not typeset {report['rawMath']}")
         if report["texEscapes"]:
@@ -205,10 +249,12 @@ def test_every_page_renders(browser, book_server: str, html_dir: Path) -> None:
             problems.append(f"{relative}: raw $$ in the text ({report['dollarsInText']}x)")
         if report["brokenImages"]:
             problems.append(f"{relative}: images that do not load {report['brokenImages'][:3]}")
-        broken = _broken_internal_links(html_dir, landed, book_server, report["hrefs"])
+        broken = _broken_internal_links(html_dir, report["landed"], book_server,
+                                        report["hrefs"])
         if broken:
             problems.append(f"{relative}: broken links {broken[:5]}")
         checked_math += report["typeset"]
+    assert len(rendered_pages) > 30, f"only {len(rendered_pages)} pages were opened"
     assert not problems, "\n".join(problems)
     assert checked_math > 100, f"only {checked_math} formulas were typeset in the whole book"
 
@@ -357,34 +403,20 @@ def test_desktop_menu_button_hides_and_shows_the_sidebar(browser, book_server: s
         context.close()
 
 
-_FIGURES = """async () => {
-  const figures = [...document.querySelectorAll("main img")]  // figures, not the theme's icons
-      .filter(img => /\\/_images\\/[^/]+\\.png$/i.test(new URL(img.src).pathname));
-  for (const img of figures) { img.loading = "eager"; img.scrollIntoView(); }
-  await Promise.all(figures.map(img => img.decode().catch(() => null)));
-  return figures.map(img => ({src: img.getAttribute("src"), natural: img.naturalWidth,
-                              shown: img.getBoundingClientRect().width,
-                              alt: img.getAttribute("alt") || ""}));
-}"""
-
-
-def test_figures_are_sharp_on_high_density_screens(browser, book_server: str) -> None:
+def test_figures_are_sharp_on_high_density_screens(rendered_pages: dict[str, dict]) -> None:
     """Every PNG figure of every chapter and of the performance appendix has >= 1.9 image
     pixels per CSS pixel, on a phone and on a desktop (>= 144 dpi effective resolution at the
     figure's size in the page)."""
     worst, blurry = None, []
-    for viewport in (DESKTOP, PHONE):
-        for chapter in [*CHAPTERS, "appendix_performance"]:
-            context, page, _ = _open_at(browser, book_server + f"book/{chapter}.html", viewport)
-            figures = page.evaluate(_FIGURES)
-            context.close()
+    for chapter in [*CHAPTERS, "appendix_performance"]:
+        for width, figures in rendered_pages[f"book/{chapter}.html"]["figures"].items():
             assert figures, f"{chapter} shows no PNG figure"
             for figure in figures:
                 ratio = figure["natural"] / max(figure["shown"], 1)
                 if worst is None or ratio < worst[0]:
-                    worst = (ratio, chapter, figure["src"], viewport["width"])
+                    worst = (ratio, chapter, figure["src"], width)
                 if ratio < MIN_PIXEL_RATIO:
-                    blurry.append(f"{chapter} at {viewport['width']} px: {figure['src']} "
+                    blurry.append(f"{chapter} at {width} px: {figure['src']} "
                                   f"{figure['natural']} px shown at {figure['shown']:.0f}")
     print(f"lowest pixel ratio {worst[0]:.2f} ({worst[1]}, {worst[2]}, {worst[3]} px)")
     assert not blurry, "figures below 1.9 pixels per CSS pixel:\n" + "\n".join(blurry[:10])
@@ -511,6 +543,15 @@ def test_binder_installs_what_the_chapters_and_the_library_import() -> None:
                 for line in project.get("optional-dependencies", {}).get("notebook", [])}
     assert runtime <= binder, (f"runtime or notebook dependencies missing from Binder: "
                                f"{runtime - binder}")
+    # and with the same lower bounds: Binder must not install a version the project never tested
+    declared = {_requirement_name(line): line.replace(" ", "")
+                for line in [*project["dependencies"],
+                             *project.get("optional-dependencies", {}).get("notebook", [])]}
+    lines = (ROOT / "binder" / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    for line in lines:
+        name = _requirement_name(line) if line.strip() and line[0] not in "#-" else None
+        if name in declared:
+            assert line.replace(" ", "") == declared[name], (line, declared[name])
     sources = [p.read_text(encoding="utf-8") for p in (ROOT / "convnotes").glob("*.py")]
     for chapter in CHAPTERS:
         cells = json.loads((ROOT / "book" / f"{chapter}.ipynb").read_text(encoding="utf-8"))
@@ -562,3 +603,37 @@ def test_benchmark_charts_read_every_row_with_a_prediction(tmp_path: Path) -> No
         found = [row for name in tables for row in _extension()._benchmark_rows(
             ROOT / "book" / name)]
         assert {device for _, device, *_ in found} == set(devices), tables
+
+
+def test_bench_role_quotes_cells_of_the_committed_tables(tmp_path: Path) -> None:
+    """``{bench}`` reads a cell (median without its IQR, or the spread) or names what is wrong;
+    every figure the performance appendix quotes with it is a cell of a committed table."""
+    pytest.importorskip("sphinx")
+    extension = _extension()
+    (tmp_path / "benchmark_results.md").write_text(
+        "**transposed**\n\n| case | twin | on | ms (IQR) | twin ms (IQR) | speed-up | predicted |\n"
+        "|---|---|---|---:|---:|---:|---:|\n"
+        "| k4 s2 | zero insertion | cpu | 17.38 (2.80) | 63.50 (6.25) | 3.70 | 3.76 |\n\n"
+        "*transposed: spread of the speed-up over the 7 alternating rounds*\n\n"
+        "| case | on | speed-up | middle half of the rounds |\n|---|---|---:|---:|\n"
+        "| k4 s2 | cpu | 3.70 | 3.51 to 3.74 |\n", encoding="utf-8")
+    value = functools.partial(extension.bench_value, tmp_path)
+    assert value("main | transposed | k4 s2 | ms") == "17.38"
+    assert value("main | transposed | k4 s2 | cpu | speed-up") == "3.70"
+    assert value("main|transposed|k4 s2|spread") == "3.51 to 3.74"
+    for wrong, message in (("main | transposed | k4 s2 | cuda | ms", "no 'ms'"),
+                           ("main | transposed | k3 s2 | ms", "k3 s2"),
+                           ("other | transposed | k4 s2 | ms", "table one of"),
+                           ("main | k4 s2", "takes")):
+        with pytest.raises(ValueError, match=message):
+            value(wrong)
+    appendix = (ROOT / "book" / "appendix_performance.md").read_text(encoding="utf-8")
+    quoted = re.findall(r"\{bench\}`([^`]+)`", appendix)
+    assert len(quoted) > 20, "the appendix quotes few measured figures through {bench}"
+    for text in quoted:
+        extension.bench_value(ROOT / "book", text)
+    # no measured time or ratio typed by hand next to them: the tables print them with two
+    # decimals, and such a number in the prose (outside math, code and the role) can drift
+    prose = re.sub(r"\{bench\}`[^`]+`|`[^`]*`|\$[^$]+\$|```.*?```", "", appendix, flags=re.S)
+    typed = re.findall(r"(?<![\w.])\d+\.\d{2,}(?![\w.])", prose)
+    assert not typed, f"figures typed by hand in the appendix: {typed[:10]}"

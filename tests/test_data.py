@@ -46,3 +46,31 @@ def test_bad_seed_names_the_parameter():
         data.load_digits(seed=-1)
     with pytest.raises(TypeError, match="seed"):
         data.load_digits(seed=1.5)
+
+
+@pytest.mark.parametrize(("kwargs", "error", "message"), [
+    ({"name": "lena"}, ValueError, "name must be one of"),
+    ({"name": 3}, ValueError, "name must be one of"),
+    ({"size": 0}, ValueError, "size"),
+    ({"size": 2.5}, TypeError, "size"),
+    ({"size": True}, TypeError, "size"),
+])
+def test_bad_image_arguments_name_the_parameter(kwargs, error, message):
+    pytest.importorskip("skimage")
+    with pytest.raises(error, match=message):
+        data.image(**kwargs)
+
+
+@pytest.mark.parametrize(("size", "error"), [(-1, ValueError), ("64", TypeError)])
+def test_bad_camera_size_names_the_parameter(size, error):
+    pytest.importorskip("skimage")
+    with pytest.raises(error, match="size"):
+        data.camera(size)
+
+
+def test_image_and_camera_are_grey_floats_in_unit_range():
+    pytest.importorskip("skimage")
+    picture = data.camera(32)
+    assert picture.shape == (32, 32) and picture.dtype.kind == "f"
+    assert 0.0 <= picture.min() and picture.max() <= 1.0
+    assert (data.image("camera", size=32) == picture).all()

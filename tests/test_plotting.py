@@ -179,3 +179,9 @@ def test_flags_counts_and_complex_values_are_refused():
         plotting.show_images([torch.ones(2, 2, dtype=torch.complex64)])
     with pytest.raises(ValueError, match=r"values must not be empty"):
         plotting.show_grid(np.ones((0, 3)))
+
+
+@pytest.mark.parametrize(("folder", "error"), [(3, TypeError), (None, TypeError), ("", ValueError)])
+def test_write_arithmetic_animations_refuses_what_is_not_a_folder(folder, error):
+    with pytest.raises(error, match="folder"):
+        plotting.write_arithmetic_animations(folder)

@@ -28,6 +28,13 @@
 8. Draws the performance appendix's charts before Sphinx reads any page: measured against
    predicted speed-up for every benchmark row that has a prediction, read from the tables the
    benchmarks wrote (``book/benchmark_results*.md``), into ``book/_generated/``.
+9. The ``{bench}`` role puts a measured figure from those tables into the prose, so the
+   appendix quotes exactly what the committed tables hold (the markdown counterpart of a
+   notebook's ``glue``): ``{bench}`main | transposed | <case> | speed-up``` is the speed-up
+   column of that row of ``benchmark_results.md`` (rows on the CPU; name the device as a
+   fourth field, ``... | <case> | cuda | speed-up``, for the GPU table). Columns: ``ms``,
+   ``twin ms`` (the medians, without their IQR), ``speed-up``, ``predicted`` and ``spread``
+   (the middle half of the per-round ratios). A key that matches no row fails the build.
 """
 
 from __future__ import annotations
@@ -177,6 +184,74 @@ def _benchmark_rows(table: Path) -> list[tuple[str, str, float, float]]:
     return rows
 
 
+#: The tables the ``{bench}`` role reads, by the name its first field gives.
+BENCHMARK_TABLES = {"main": "benchmark_results.md",
+                    "torchvision": "benchmark_results_torchvision.md",
+                    "gpu": "benchmark_results_gpu.md"}
+
+
+def _benchmark_cells(table: Path) -> dict[tuple[str, str, str], dict[str, str]]:
+    """``{(area, case, device): {column: text}}`` for every row of a benchmark table.
+
+    Reads both tables ``python -m benchmarks`` writes per area: the timings (``ms (IQR)``
+    cells give ``ms`` the median alone) and the spread of the speed-ups (``spread``).
+    """
+    cells: dict[tuple[str, str, str], dict[str, str]] = {}
+    area, header = "", []
+    for line in table.read_text(encoding="utf-8").splitlines():
+        heading = re.fullmatch(r"\*\*(\w+)\*\*", line.strip())
+        if heading:
+            area = heading.group(1)
+            continue
+        if not line.startswith("|") or set(line) <= set("|-: "):
+            continue
+        row = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if row[0] == "case":
+            header = [re.sub(r" \(IQR\)$", "", name) for name in row]
+            header = ["spread" if name.startswith("middle half") else name for name in header]
+            continue
+        values = dict(zip(header, row, strict=True))
+        entry = cells.setdefault((area, values["case"], values["on"]), {})
+        entry.update({name: re.sub(r" \(.*\)$", "", text) for name, text in values.items()
+                      if name not in ("case", "on")})
+    return cells
+
+
+def bench_value(book: Path, text: str) -> str:
+    """The cell ``table | area | case [| device] | column`` names, from the tables in ``book``.
+
+    Raises ``ValueError`` saying what is wrong when the text is malformed or matches no cell.
+    """
+    fields = [field.strip() for field in text.split("|")]
+    if len(fields) == 4:
+        fields.insert(3, "cpu")
+    if len(fields) != 5 or fields[0] not in BENCHMARK_TABLES:
+        raise ValueError(f"{{bench}} takes 'table | area | case [| device] | column' with table "
+                         f"one of {sorted(BENCHMARK_TABLES)}, got {text!r}")
+    table, area, case, device, column = fields
+    path = book / BENCHMARK_TABLES[table]
+    value = _benchmark_cells(path).get((area, case, device), {}).get(column, "")
+    if not value:
+        raise ValueError(f"{{bench}}: no {column!r} for {area} / {case} / {device} "
+                         f"in {path.name}")
+    return value
+
+
+def _bench_role(name: str, rawtext: str, text: str, lineno: int, inliner: Any,
+                options: dict | None = None, content: list | None = None):
+    """``{bench}`table | area | case [| device] | column``` -> that cell's text."""
+    env = inliner.document.settings.env
+    book = Path(env.srcdir) / "book"
+    for table in BENCHMARK_TABLES.values():
+        env.note_dependency(str(book / table))  # a new table rebuilds the pages that quote it
+    try:
+        value = bench_value(book, text)
+    except ValueError as problem:
+        message = inliner.reporter.error(str(problem), line=lineno)
+        return [inliner.problematic(rawtext, rawtext, message)], [message]
+    return [nodes.Text(value)], []
+
+
 def _draw_benchmark_chart(rows: list[tuple[str, str, float, float]], devices: tuple[str, ...],
                           path: Path) -> None:
     """Log-log scatter of measured against predicted speed-up, one panel per device."""
@@ -269,6 +344,7 @@ def _write_index_redirect(app: Sphinx, exception: Exception | None) -> None:
 
 
 def setup(app: Sphinx) -> dict[str, bool]:
+    app.add_role("bench", _bench_role)
     app.connect("config-inited", _add_reader_assets)
     app.connect("config-inited", _add_explorer_assets)
     app.connect("doctree-resolved", _mark_chinese)
