@@ -3,6 +3,9 @@ with torch's operators, animations become GIF bytes, figures come back, bad inpu
 
 from __future__ import annotations
 
+import gc
+import warnings
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -113,10 +116,17 @@ class TestAnimation:
         assert [p.stat().st_mtime_ns for p in paths] == stamps
 
     def test_bad_input(self):
+        anim = plotting.animate_sliding_window(3, 2)
         with pytest.raises(ValueError, match="form must be one of"):
-            plotting.show_animation(plotting.animate_sliding_window(3, 2), form="mp4")
+            plotting.show_animation(anim, form="mp4")
         with pytest.raises(ValueError, match="fps must be >= 1"):
-            plotting.animation_to_gif(plotting.animate_sliding_window(3, 2), fps=0)
+            plotting.animation_to_gif(anim, fps=0)
+        # both calls refused it, so it was never drawn: matplotlib warns when such an
+        # animation is garbage-collected, which would otherwise happen at some later moment
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Animation was deleted", UserWarning)
+            del anim
+            gc.collect()
         with pytest.raises(ValueError, match="data is not a GIF"):
             plotting._gif_size(b"\x89PNG\r\n\x1a\n")
 
