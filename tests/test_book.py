@@ -80,6 +80,11 @@ def test_pages_stay_light(html_dir: Path) -> None:
     heaviest = max(weights, key=weights.get)
     print(f"{len(weights)} pages; heaviest {heaviest}: {weights[heaviest] / 1e6:.2f} MB")
     assert weights[heaviest] < PAGE_BUDGET, f"{heaviest} weighs {weights[heaviest]:,} bytes"
+    # the search ranking's scripts (its word weights alone are about 240 kB) load on the
+    # search page only
+    carrying = sorted(page.relative_to(html_dir).as_posix() for page in _pages(html_dir)
+                      if "convnotes-search" in page.read_text(encoding="utf-8"))
+    assert carrying == ["search.html"], carrying
 
 
 def test_book_refers_to_no_other_host_for_scripts_or_styles(html_dir: Path) -> None:

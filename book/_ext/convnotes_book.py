@@ -115,8 +115,9 @@ def _page_kind(docname: str) -> str:
 def _search_scripts_only_on_search_page(app: Sphinx, pagename: str, templatename: str,
                                         context: dict[str, Any], doctree: Any) -> None:
     if pagename != "search" and "script_files" in context:
+        # the builder has prefixed the names with ``_static/`` by now: compare the file names
         context["script_files"] = [script for script in context["script_files"]
-                                   if str(script.filename or "") not in SEARCH_SCRIPTS]
+                                   if Path(str(script.filename or "")).name not in SEARCH_SCRIPTS]
 
 
 def _search_weights(app: Sphinx) -> dict[str, dict]:
