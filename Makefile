@@ -9,6 +9,9 @@ BIN    := $(VENV)/bin
 TORCH_INSTALL ?= $(if $(wildcard /opt/wheels/torch-2.13.0+cpu-*.whl),torch==2.13.0,"torch>=2.2")
 STAMP  := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
+# Notebooks and test modules go to the workers whole (loadscope), in the order
+# tests/conftest.py gives them (longest first); xdist would otherwise sort them by test count.
+PYTEST_XDIST := -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder
 # The browser test of the rendered book needs Chromium. `make test` installs Debian's package
 # when it can (root and apt-get); elsewhere the browser test is skipped and says why.
 CHROMIUM ?= /usr/bin/chromium
@@ -48,14 +51,14 @@ browser:
 	fi
 
 test: $(STAMP) browser
-	$(BIN)/python -m pytest --nbval -n $(PYTEST_WORKERS) --dist loadscope
+	$(BIN)/python -m pytest --nbval $(PYTEST_XDIST)
 
 test-oldest:
 	$(PYTHON_OLDEST) -m venv $(VENV_OLDEST)
 	$(VENV_OLDEST)/bin/python -m pip install --quiet --upgrade pip
 	$(VENV_OLDEST)/bin/python -m pip install --quiet -c constraints/oldest.txt -e ".[test]"
 	$(VENV_OLDEST)/bin/python -m pip list --format=freeze | grep -iE "^(numpy|scipy|torch|matplotlib|ipython|scikit-image|scikit-learn)=="
-	$(VENV_OLDEST)/bin/python -m pytest --nbval -n $(PYTEST_WORKERS) --dist loadscope -rs
+	$(VENV_OLDEST)/bin/python -m pytest --nbval $(PYTEST_XDIST) -rs
 
 book: $(STAMP)
 	$(BIN)/jupyter-book build . --all --warningiserror --nitpick --keep-going

@@ -141,8 +141,9 @@ def book_server(book_html: Path) -> Iterator[str]:
 # Order of the test scopes
 # ------------------------------------------------------------------------------------------
 
-#: Longest first (the usual rule for scheduling jobs on two machines), as ``--dist loadscope``
-#: hands out modules and notebooks to the xdist workers in collection order: the two scopes
+#: Longest first (the usual rule for scheduling jobs on two machines), as ``--dist loadscope
+#: --no-loadscope-reorder`` (``make test``) hands out modules and notebooks to the xdist
+#: workers in collection order: the two scopes
 #: of about 100 s each start at once, one per worker (so the book build starts at once too);
 #: then the other notebooks, then the explorer tests (which need that build), and last the
 #: many short unit-test modules, which even out the end.
