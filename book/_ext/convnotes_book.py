@@ -166,25 +166,6 @@ BENCHMARK_CHARTS = {
 DEVICE_TITLES = {"cpu": "on the CPU", "cuda": "on the GPU (CUDA)"}
 
 
-def _benchmark_rows(table: Path) -> list[tuple[str, str, float, float]]:
-    """(area, device, measured speed-up, predicted speed-up) of every row with a prediction.
-
-    The tables are the ones ``python -m benchmarks`` writes: a bold ``**area**`` line, then
-    ``| case | twin | on | ms | twin ms | speed-up | predicted |`` rows.
-    """
-    rows, area = [], ""
-    for line in table.read_text(encoding="utf-8").splitlines():
-        heading = re.fullmatch(r"\*\*(\w+)\*\*", line.strip())
-        if heading:
-            area = heading.group(1)
-            continue
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        if len(cells) == 7 and re.fullmatch(r"[\d.]+", cells[5]) and re.fullmatch(
-                r"[\d.]+", cells[6]):
-            rows.append((area, cells[2], float(cells[5]), float(cells[6])))
-    return rows
-
-
 #: The tables the ``{bench}`` role reads, by the name its first field gives.
 BENCHMARK_TABLES = {"main": "benchmark_results.md",
                     "torchvision": "benchmark_results_torchvision.md",
@@ -216,6 +197,15 @@ def _benchmark_cells(table: Path) -> dict[tuple[str, str, str], dict[str, str]]:
         entry.update({name: re.sub(r" \(.*\)$", "", text) for name, text in values.items()
                       if name not in ("case", "on")})
     return cells
+
+
+def _benchmark_rows(table: Path) -> list[tuple[str, str, float, float]]:
+    """(area, device, measured speed-up, predicted speed-up) of every row with a prediction."""
+    number = re.compile(r"[\d.]+")
+    return [(area, device, float(cells["speed-up"]), float(cells["predicted"]))
+            for (area, _, device), cells in _benchmark_cells(table).items()
+            if number.fullmatch(cells.get("speed-up", ""))
+            and number.fullmatch(cells.get("predicted", ""))]
 
 
 def bench_value(book: Path, text: str) -> str:
