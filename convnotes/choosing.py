@@ -431,8 +431,8 @@ _COMPUTE_NOTHING = frozenset({torch.ops.aten.empty, torch.ops.aten.empty_strided
                               torch.ops.aten._unsafe_view})
 
 
-def _launches_a_kernel(func: torch._ops.OpOverload) -> bool:
-    """Whether an aten operator computes (not a view, not a bare allocation)."""
+def _computes_something(func: torch._ops.OpOverload) -> bool:
+    """Whether an aten operator computes anything (not a view, not a bare allocation)."""
     return not func.is_view and func.overloadpacket not in _COMPUTE_NOTHING
 
 
@@ -467,7 +467,7 @@ class _ForwardRecorder(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[override]
         out = func(*args, **(kwargs or {}))
-        if _launches_a_kernel(func):
+        if _computes_something(func):
             self.operators += 1
             if torch.Tag.pointwise in func.tags or str(func) in _ELEMENTWISE_EXTRA:
                 self.elementwise += 1
