@@ -39,6 +39,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import re
@@ -176,8 +177,16 @@ def _benchmark_cells(table: Path) -> dict[tuple[str, str, str], dict[str, str]]:
     """``{(area, case, device): {column: text}}`` for every row of a benchmark table.
 
     Reads both tables ``python -m benchmarks`` writes per area: the timings (``ms (IQR)``
-    cells give ``ms`` the median alone) and the spread of the speed-ups (``spread``).
+    cells give ``ms`` the median alone) and the spread of the speed-ups (``spread``). A page
+    quotes dozens of cells: each version of a file is parsed once.
     """
+    return _parse_benchmark_table(table, table.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_benchmark_table(table: Path, version: int
+                           ) -> dict[tuple[str, str, str], dict[str, str]]:
+    """:func:`_benchmark_cells` of ``table`` as it was at modification time ``version``."""
     cells: dict[tuple[str, str, str], dict[str, str]] = {}
     area, header = "", []
     for line in table.read_text(encoding="utf-8").splitlines():
