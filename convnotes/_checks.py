@@ -33,6 +33,7 @@ __all__ = [
     "Size2",
     "as_batch",
     "check_bool",
+    "check_broadcasts_to",
     "check_channels_divisible",
     "check_conv_operands",
     "check_conv_weight",
@@ -280,11 +281,13 @@ def check_window_fits(name: str, kernel: Sequence[int], dilation: Sequence[int],
 
 
 def check_layer_input(value: object, parameter: torch.Tensor, in_channels: int, *,
-                      name: str = "x", ndim: int | Sequence[int] = (3, 4)) -> torch.Tensor:
+                      name: str = "x", ndim: int | Sequence[int] = (3, 4),
+                      channel_dim: int = -3) -> torch.Tensor:
     """Check the input of an ``nn.Module``'s ``forward`` against the layer it enters.
 
     A floating-point tensor of ``ndim`` dimensions with ``in_channels`` channels (dimension
-    ``-3``), on the device and of the dtype of the layer's ``parameter`` (e.g. its weight).
+    ``channel_dim``: ``-3`` for images, ``-4`` for volumes), on the device and of the dtype of
+    the layer's ``parameter`` (e.g. its weight).
 
     >>> check_layer_input(torch.zeros(1, 2, 4, 4), torch.zeros(3, 2, 1, 1), 3)
     Traceback (most recent call last):
@@ -292,9 +295,9 @@ def check_layer_input(value: object, parameter: torch.Tensor, in_channels: int, 
     ValueError: x must have 3 channels (dimension -3) for this layer, got shape (1, 2, 4, 4)
     """
     tensor = check_float_tensor(name, value, ndim=ndim)
-    if tensor.shape[-3] != in_channels:
-        raise ValueError(f"{name} must have {in_channels} channels (dimension -3) for this "
-                         f"layer, got shape {tuple(tensor.shape)}")
+    if tensor.shape[channel_dim] != in_channels:
+        raise ValueError(f"{name} must have {in_channels} channels (dimension {channel_dim}) "
+                         f"for this layer, got shape {tuple(tensor.shape)}")
     if tensor.dtype != parameter.dtype:
         raise TypeError(f"{name} must have the dtype of the layer's parameters "
                         f"({parameter.dtype}), got {tensor.dtype}")
@@ -453,6 +456,24 @@ def check_conv_operands(x: object, weight: object, bias: object = None, *, input
     offset = None if bias is None else check_float_tensor("bias", bias, ndim=1)
     check_same_device(**{input_name: tensor, "weight": kernel, "bias": offset})
     check_same_dtype(input_name, tensor, weight=kernel, bias=offset)
+
+
+def check_broadcasts_to(name: str, value: torch.Tensor, shape: Sequence[int],
+                        target: str = "") -> None:
+    """Check that ``value`` broadcasts to exactly ``shape`` (``target`` names that shape).
+
+    >>> check_broadcasts_to("shift", torch.zeros(3), (2, 3))
+    >>> check_broadcasts_to("shift", torch.zeros(4), (2, 3), "clean")
+    Traceback (most recent call last):
+        ...
+    ValueError: shift must broadcast to the shape of clean (2, 3), got shape (4,)
+    """
+    given, expected = tuple(value.shape), tuple(shape)
+    fits = len(given) <= len(expected) and all(
+        g in (1, e) for g, e in zip(reversed(given), reversed(expected), strict=False))
+    if not fits:
+        of = f"of {target} " if target else ""
+        raise ValueError(f"{name} must broadcast to the shape {of}{expected}, got shape {given}")
 
 
 def check_same_device(**tensors: torch.Tensor | None) -> None:

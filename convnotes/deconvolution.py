@@ -16,8 +16,8 @@ transfer function :func:`transfer_function` (twin ``skimage.restoration.uft.ir2t
 quality measure :func:`psnr` (twin ``skimage.metrics.peak_signal_noise_ratio``).
 
 NumPy input runs with ``scipy.fft`` and returns NumPy arrays of shape ``(H, W)``: float32 stays
-float32 (as in ``skimage``, whose ``_supported_float_type`` keeps it), every other real dtype
-runs in float64.
+float32 and float16 runs in float32 (as in ``skimage``, whose ``_supported_float_type`` keeps
+the one and promotes the other), every other real dtype runs in float64.
 Torch input runs on the tensor's device and dtype (float32 or float64) and returns a tensor;
 it may be a batch: ``(H, W)``, ``(N, H, W)`` or ``(N, C, H, W)``, every ``(H, W)`` slice
 deconvolved with the same 2-D PSF. A NumPy PSF is copied to the image's device and dtype; a
@@ -113,10 +113,17 @@ _TORCH_DTYPES = (torch.float32, torch.float64)
 # --------------------------------------------------------------------------------------------
 
 
+def _numpy_float_type(dtype: np.dtype) -> type[np.floating]:
+    """skimage's ``_supported_float_type`` for a real dtype: float16 and float32 run in
+    float32, everything else (float64, integers, bools) in float64."""
+    return np.float32 if dtype in (np.float16, np.float32) else np.float64
+
+
 def _image(value: object, name: str = "image") -> Array:
     """A finite real image: a 2-D NumPy array or a float32/float64 tensor batch.
 
-    NumPy float32 stays float32 (like ``skimage``); other real dtypes become float64. Only
+    NumPy float16 and float32 run in float32 (like ``skimage``); other real dtypes become
+    float64. Only
     the leading (batch) dimensions of a tensor may be empty.
     """
     if isinstance(value, torch.Tensor):
@@ -129,7 +136,7 @@ def _image(value: object, name: str = "image") -> Array:
     array = ensure_array(name, value, ndim=2)
     check_real(name, array)
     check_no_zero_size(name, array, first_axis=0)
-    array = array.astype(np.float32 if array.dtype == np.float32 else np.float64, copy=False)
+    array = array.astype(_numpy_float_type(array.dtype), copy=False)
     check_finite(name, array)
     return array
 
@@ -365,8 +372,7 @@ def transfer_function(psf: ArrayInput | torch.Tensor, shape: Size2,
     else:
         kernel = ensure_array("psf", psf, ndim=2)
         check_real("psf", kernel)
-        kernel = kernel.astype(np.float32 if kernel.dtype == np.float32 else np.float64,
-                               copy=False)
+        kernel = kernel.astype(_numpy_float_type(kernel.dtype), copy=False)
     check_no_zero_size("psf", kernel, first_axis=0)
     check_finite("psf", kernel)
     if kernel.shape[0] > rows or kernel.shape[1] > cols:

@@ -55,6 +55,7 @@ from ._checks import (
     check_float_tensor,
     check_int,
     check_layer_input,
+    check_no_zero_size,
     check_window_fits,
     pair,
     unbatch,
@@ -113,6 +114,7 @@ def dilate_kernel(weight: torch.Tensor, dilation: Size2) -> torch.Tensor:
     if weight.ndim < 2:
         raise ValueError(f"weight must have at least 2 dimensions (..., kh, kw), got shape "
                          f"{tuple(weight.shape)}")
+    check_no_zero_size("weight", weight, first_axis=weight.ndim - 2)  # no taps to space out
     dh, dw = pair("dilation", dilation)
     kh, kw = weight.shape[-2:]
     holes = weight.new_zeros(*weight.shape[:-2], dh * (kh - 1) + 1, dw * (kw - 1) + 1)
@@ -295,6 +297,14 @@ def dilated_coverage(dilations: Sequence[int], kernel_size: int = 3) -> np.ndarr
     return np.outer(counts, counts)
 
 
+def _first_float_tensor(model: object) -> torch.Tensor | None:
+    """The first floating-point parameter or buffer of an ``nn.Module`` (None otherwise)."""
+    if not isinstance(model, torch.nn.Module):
+        return None
+    tensors = (*model.parameters(), *model.buffers())
+    return next((tensor for tensor in tensors if tensor.is_floating_point()), None)
+
+
 def effective_receptive_field(model: Callable[[torch.Tensor], torch.Tensor], input_size: int,
                               in_channels: int = 1, *, num_samples: int = 8,
                               generator: torch.Generator | None = None,
@@ -314,7 +324,9 @@ def effective_receptive_field(model: Callable[[torch.Tensor], torch.Tensor], inp
     generator : torch.Generator, optional
         For reproducible inputs.
     device : torch.device or str, optional
-        Where to create the inputs (the model's device); CPU by default.
+        Where to create the inputs; by default the device of the model's first floating-point
+        parameter (or buffer), or the CPU for a model without any. The inputs take that
+        tensor's dtype too (float32 for a model without one), so a ``.double()`` model works.
 
     Returns
     -------
@@ -342,8 +354,12 @@ def effective_receptive_field(model: Callable[[torch.Tensor], torch.Tensor], inp
     num_samples = check_int("num_samples", num_samples, minimum=1)
     if not callable(model):
         raise TypeError(f"model must be callable (e.g. an nn.Module), got {type(model).__name__}")
-    x = torch.randn(num_samples, in_channels, input_size, input_size, generator=generator)
-    x = x.to(device or "cpu").requires_grad_(True)
+    reference = _first_float_tensor(model)
+    dtype = torch.float32 if reference is None else reference.dtype
+    where = device if device is not None else "cpu" if reference is None else reference.device
+    x = torch.randn(num_samples, in_channels, input_size, input_size, generator=generator,
+                    dtype=dtype)
+    x = x.to(where).requires_grad_(True)
     y = model(x)
     if not isinstance(y, torch.Tensor) or y.ndim != 4:
         raise ValueError(f"model must return an (N, C, H, W) tensor, got "

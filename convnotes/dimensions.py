@@ -52,9 +52,12 @@ from ._checks import (
     check_channels_divisible,
     check_float_tensor,
     check_int,
+    check_layer_input,
+    check_no_zero_size,
     check_one_of,
     check_same_device,
     check_same_dtype,
+    check_window_fits,
     int_tuple,
     pair,
 )
@@ -447,4 +450,11 @@ class Conv2Plus1d(nn.Module):
                                   stride=(st, 1, 1), padding=(pt, 0, 0), bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight = self.spatial.weight
+        check_layer_input(x, weight, weight.shape[1], ndim=(4, 5), channel_dim=-4)
+        clips = x if x.ndim == 5 else x.unsqueeze(0)
+        check_no_zero_size("x", clips)
+        kernel = (self.temporal.kernel_size[0], *self.spatial.kernel_size[1:])
+        padding = (self.temporal.padding[0], *self.spatial.padding[1:])
+        check_window_fits("kernel_size", kernel, (1, 1, 1), tuple(clips.shape[2:]), padding)
         return self.temporal(self.relu(self.spatial(x)))

@@ -63,9 +63,11 @@ from ._checks import (
     Size2,
     as_batch,
     check_bool,
+    check_broadcasts_to,
     check_finite,
     check_float_tensor,
     check_int,
+    check_no_zero_size,
     check_non_negative_values,
     check_number,
     check_same_device,
@@ -126,7 +128,8 @@ def _geometry(x: torch.Tensor, kernel_size: Size2, stride: Size2 | None, padding
     paddings = pair("padding", padding, minimum=0)
     dilations = pair("dilation", dilation)
     size = (int(x.shape[-2]), int(x.shape[-1]))
-    check_window_fits("kernel_size", kernel, dilations, size, paddings)
+    if not ceil_mode:  # a ceil_mode window may be larger than the input (pool_output_size checks)
+        check_window_fits("kernel_size", kernel, dilations, size, paddings)
     out = (pool_output_size(size[0], kernel[0], strides[0], paddings[0], dilations[0], ceil_mode),
            pool_output_size(size[1], kernel[1], strides[1], paddings[1], dilations[1], ceil_mode))
     return _PoolGeometry(size, kernel, strides, paddings, dilations, out)
@@ -219,7 +222,8 @@ def max_pool2d(x: torch.Tensor, kernel_size: Size2, stride: Size2 | None = None,
     Raises
     ------
     ValueError
-        Bad sizes, padding above half the kernel, or a window larger than the padded input.
+        Bad sizes, padding above half the kernel, or a window larger than the padded input
+        (with ``ceil_mode``: no window that starts inside it, as in torch).
 
     Notes
     -----
@@ -933,19 +937,21 @@ def feature_estimation_errors(clean: torch.Tensor, noise_std: float, shift: torc
     (0.07, True)
     """
     check_float_tensor("clean", clean, ndim=2)
+    check_no_zero_size("clean", clean, first_axis=0)
+    check_finite("clean", clean.detach())
     check_non_negative_values("clean", clean)
     noise_std = check_number("noise_std", noise_std, minimum=0)
     check_float_tensor("shift", shift)
+    check_same_device(clean=clean, shift=shift)
+    check_finite("shift", shift.detach())
     num_samples = check_int("num_samples", num_samples, minimum=2)
     if float(clean.sum()) <= 0:
         raise ValueError("clean must have a positive entry (every pooling of an all-zero "
                          "window is 0, so relative errors are undefined)")
     _check_generator(generator, clean)
     window = (int(clean.shape[0]), int(clean.shape[1]))
+    check_broadcasts_to("shift", shift, window, "clean")
     shifted = torch.clamp(clean + shift, min=0)
-    if tuple(shifted.shape) != window:
-        raise ValueError(f"shift must broadcast to the shape of clean {tuple(window)}, "
-                         f"got {tuple(shift.shape)}")
     noise = torch.randn(num_samples, 1, *window, generator=generator, dtype=clean.dtype,
                         device=clean.device)
     noisy = torch.clamp(clean + noise_std * noise, min=0)

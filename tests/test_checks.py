@@ -3,6 +3,8 @@ the value it got when it rejects a bad one."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -10,6 +12,7 @@ import torch
 from convnotes._checks import (
     as_batch,
     check_bool,
+    check_broadcasts_to,
     check_channels_divisible,
     check_conv_operands,
     check_conv_weight,
@@ -17,6 +20,7 @@ from convnotes._checks import (
     check_finite,
     check_float_tensor,
     check_int,
+    check_layer_input,
     check_ndim,
     check_no_zero_size,
     check_non_negative_values,
@@ -308,3 +312,27 @@ class TestIntTuple:
         for bad in (True, 1.5, "2", (1, 2.0), None):
             with pytest.raises(TypeError, match=r"stride must be an int or a sequence of 2 ints"):
                 int_tuple("stride", bad, 2)
+
+
+class TestCheckBroadcastsTo:
+    @pytest.mark.parametrize("shape", [(), (1,), (3,), (2, 1), (2, 3), (1, 1)])
+    def test_accepts_what_torch_broadcasts_to_the_target(self, shape):
+        value = torch.zeros(shape)
+        check_broadcasts_to("shift", value, (2, 3))
+        assert torch.broadcast_shapes(value.shape, (2, 3)) == (2, 3)
+
+    @pytest.mark.parametrize("shape", [(4,), (3, 3), (2, 2, 3), (1, 2, 3), (0,)])
+    def test_refuses_what_does_not_give_the_target_shape(self, shape):
+        expected = f"shift must broadcast to the shape of clean (2, 3), got shape {shape!r}"
+        with pytest.raises(ValueError, match=re.escape(expected)):
+            check_broadcasts_to("shift", torch.zeros(shape), (2, 3), "clean")
+
+
+class TestCheckLayerInputChannelDim:
+    def test_volumes_count_channels_at_dimension_minus_4(self):
+        weight = torch.zeros(6, 4, 1, 3, 3)
+        check_layer_input(torch.zeros(2, 4, 3, 5, 5), weight, 4, ndim=(4, 5), channel_dim=-4)
+        with pytest.raises(ValueError, match=r"x must have 4 channels \(dimension -4\) for this "
+                                             r"layer, got shape \(2, 5, 3, 5, 5\)"):
+            check_layer_input(torch.zeros(2, 5, 3, 5, 5), weight, 4, ndim=(4, 5),
+                              channel_dim=-4)

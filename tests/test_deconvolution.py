@@ -615,3 +615,19 @@ def test_empty_tensor_batch_gives_an_empty_result():
     for result in (blur(image, gaussian_psf(3, 1.0)), wiener(image, gaussian_psf(3, 1.0), 0.1),
                    richardson_lucy(image, gaussian_psf(3, 1.0), num_iter=2)):
         assert result.shape == (0, 8, 8)
+
+
+def test_numpy_float16_runs_in_float32_like_skimage():
+    """skimage's _supported_float_type promotes float16 to float32 (it was float64 here)."""
+    rng = np.random.default_rng(0)
+    image = rng.random((16, 16)).astype(np.float16)
+    psf = gaussian_psf(3, 1.0).astype(np.float16)
+    ours, theirs = wiener(image, psf, 0.1), restoration.wiener(image, psf, 0.1)
+    assert ours.dtype == theirs.dtype == np.float32
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
+    ours, theirs = richardson_lucy(image, psf, 5), restoration.richardson_lucy(image, psf, 5)
+    assert ours.dtype == theirs.dtype == np.float32
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
+    assert transfer_function(psf, (16, 16)).dtype == uft.ir2tf(psf, (16, 16)).dtype \
+        == np.complex64
+    assert blur(image, psf).dtype == inverse_filter(image, psf).dtype == np.float32

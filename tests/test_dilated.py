@@ -263,3 +263,25 @@ def test_aspp_bad_input():
         ASPP(3, 4, rates=(0, 2))
     with pytest.raises(ValueError, match="out_channels"):
         ASPP(3, 0)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 0, 3), (2, 3, 3, 0), (0, 2)])
+def test_dilate_kernel_refuses_a_kernel_without_taps(shape):
+    # a zero kh or kw made new_zeros fail with "negative dimension -1" inside torch
+    with pytest.raises(ValueError, match=r"weight must have a non-zero size"):
+        dilate_kernel(torch.zeros(shape), 2)
+
+
+def test_dilate_kernel_keeps_empty_leading_dimensions():
+    assert dilate_kernel(torch.zeros(0, 2, 3, 3), 2).shape == (0, 2, 5, 5)
+
+
+def test_effective_receptive_field_of_a_float64_model():
+    # the inputs were always float32: a .double() model failed inside F.conv2d
+    model = torch.nn.Conv2d(2, 3, 3, padding=1).double()
+    erf = effective_receptive_field(model, 7, 2, generator=torch.Generator().manual_seed(0))
+    assert erf.dtype == torch.float64 and erf.shape == (7, 7)
+    assert int((erf > 0).sum()) == 9 and float(erf.sum()) == pytest.approx(1.0)
+    single = effective_receptive_field(model.float(), 7, 2,
+                                       generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(erf, single, rtol=1e-5, atol=1e-7)

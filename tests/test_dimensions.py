@@ -345,3 +345,43 @@ class TestCountsAndShapes:
             arithmetic.conv_output_shape(8, 3)
         with pytest.raises(ValueError, match=r"size must be >= 1 in each dimension"):
             arithmetic.conv_output_shape((8, 0), 1)
+
+
+class TestConv2Plus1dInput:
+    """The block's forward checks its input like every other layer (it had no checks, so
+    torch's RuntimeError came from inside nn.Conv3d)."""
+
+    block = Conv2Plus1d(4, 6, kernel_size=3, padding=1)
+
+    def test_channels(self):
+        with pytest.raises(ValueError, match=r"x must have 4 channels \(dimension -4\)"):
+            self.block(torch.ones(2, 5, 3, 6, 6))
+
+    def test_rank(self):
+        with pytest.raises(ValueError, match=r"x must be 4-D or 5-D, got a 3-D tensor"):
+            self.block(torch.ones(4, 6, 6))
+
+    def test_dtype(self):
+        with pytest.raises(TypeError, match=r"x must have the dtype of the layer's parameters"):
+            self.block(torch.ones(2, 4, 3, 6, 6, dtype=torch.float64))
+
+    def test_device(self):
+        with pytest.raises(ValueError, match=r"x must be on the device of the layer's "):
+            self.block(torch.ones(2, 4, 3, 6, 6, device="meta"))
+
+    def test_zero_size(self):
+        with pytest.raises(ValueError, match=r"x must have a non-zero size"):
+            self.block(torch.ones(2, 4, 0, 6, 6))
+
+    def test_window_larger_than_the_clip(self):
+        unpadded = Conv2Plus1d(4, 6, kernel_size=3)
+        with pytest.raises(ValueError, match=r"kernel_size spans 3x3x3 .* more than the padded "
+                                             r"input 2x5x5 of x"):
+            unpadded(torch.ones(1, 4, 2, 5, 5))
+
+    def test_valid_shapes_like_conv3d(self):
+        assert self.block(torch.ones(0, 4, 3, 6, 6)).shape == (0, 6, 3, 6, 6)
+        assert self.block(torch.ones(4, 3, 6, 6)).shape == (6, 3, 6, 6)
+        reference = nn.Conv3d(4, 6, 3, padding=1)
+        assert self.block(torch.ones(2, 4, 3, 5, 5)).shape == \
+            reference(torch.ones(2, 4, 3, 5, 5)).shape

@@ -661,3 +661,63 @@ def test_flags_must_be_bools():
     for flag in ("ceil_mode", "return_indices"):
         with pytest.raises(TypeError, match=rf"{flag} must be a bool, got 'False'"):
             max_pool2d(torch.ones(1, 1, 4, 4), 2, **{flag: "False"})
+
+
+@pytest.mark.parametrize(("size", "kernel_size", "stride", "dilation"),
+                         [((1, 2), 2, 2, 1), ((2, 3), 3, 2, 1), ((1, 2), 3, 3, 1),
+                          ((2, 3), 2, 2, 2), ((3, 4), 3, 3, 2)])
+def test_ceil_mode_window_larger_than_the_input_like_the_twins(size, kernel_size, stride,
+                                                               dilation):
+    """With ceil_mode a window only has to start inside the input: torch pools a 1x2 input
+    with a 2x2 window (output 1x1), so the window may be larger than the padded input."""
+    x = torch.rand(2, 3, *size, dtype=torch.float64,
+                   generator=torch.Generator().manual_seed(0))
+    args = (kernel_size, stride)
+    values, indices = max_pool2d(x, *args, 0, dilation, True, return_indices=True)
+    expected, expected_indices = F.max_pool2d(x, *args, 0, dilation, True, return_indices=True)
+    torch.testing.assert_close(values, expected)
+    assert torch.equal(indices, expected_indices)
+    torch.testing.assert_close(min_pool2d(x, *args, 0, dilation, True),
+                               -F.max_pool2d(-x, *args, 0, dilation, True))
+    if dilation == 1:
+        for count_include_pad in (True, False):
+            torch.testing.assert_close(
+                avg_pool2d(x, *args, 0, True, count_include_pad),
+                F.avg_pool2d(x, *args, 0, True, count_include_pad))
+        torch.testing.assert_close(lp_pool2d(x, 2.0, *args, ceil_mode=True),
+                                   F.lp_pool2d(x, 2.0, *args, ceil_mode=True))
+
+
+def test_ceil_mode_still_needs_a_window_that_starts_inside():
+    with pytest.raises(RuntimeError):
+        F.max_pool2d(torch.ones(1, 1, 1, 1), 3, 1, ceil_mode=True)
+    with pytest.raises(ValueError, match=r"kernel_size=3 .* larger than the padded input size 1"):
+        max_pool2d(torch.ones(1, 1, 1, 1), 3, 1, ceil_mode=True)
+
+
+class TestFeatureEstimationErrorsOperands:
+    clean = torch.full((3, 3), 0.5, dtype=torch.float64)
+
+    def test_shift_that_does_not_broadcast_is_named(self):
+        # (4,) against (3, 3) failed inside torch's addition with a RuntimeError
+        with pytest.raises(ValueError, match=r"shift must broadcast to the shape of clean "
+                                             r"\(3, 3\), got shape \(4,\)"):
+            feature_estimation_errors(self.clean, 0.1, torch.zeros(4, dtype=torch.float64))
+
+    def test_shift_on_another_device_is_named(self):
+        with pytest.raises(ValueError, match=r"clean on cpu, shift on meta"):
+            feature_estimation_errors(self.clean, 0.1,
+                                      torch.zeros((), dtype=torch.float64, device="meta"))
+
+    @pytest.mark.parametrize("bad", [math.nan, math.inf])
+    def test_non_finite_operands_are_refused_not_returned_as_nan(self, bad):
+        with pytest.raises(ValueError, match=r"shift must contain only finite values"):
+            feature_estimation_errors(self.clean, 0.1, torch.tensor(bad, dtype=torch.float64))
+        clean = self.clean.clone()
+        clean[0, 0] = bad
+        with pytest.raises(ValueError, match=r"clean must contain only finite values"):
+            feature_estimation_errors(clean, 0.1, torch.zeros((), dtype=torch.float64))
+
+    def test_empty_window_is_refused(self):
+        with pytest.raises(ValueError, match=r"clean must have a non-zero size"):
+            feature_estimation_errors(torch.ones(0, 3), 0.1, torch.zeros(()))
