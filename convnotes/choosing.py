@@ -880,7 +880,8 @@ def forward_from_scratch(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     Every other layer runs as itself (activations, batch norm, ``nn.Linear``, ``nn.Flatten``,
     containers, residual blocks). The book's own layers are built from these: a
     :class:`~convnotes.separable.DepthwiseSeparableConv2d` is two ``nn.Conv2d``, a
-    :class:`~convnotes.deformable.DeformConv2d` samples with convnotes' bilinear sampling and
+    :class:`~convnotes.deformable.DeformConv2d` gathers its bilinear samples into a mosaic
+    with one ``F.grid_sample`` (the rule of :func:`convnotes.deformable.bilinear_sample`) and
     then applies an ``nn.Conv2d``, a :class:`~convnotes.grouped.ShuffleUnit` shuffles with
     :func:`convnotes.grouped.channel_shuffle`, so they run from scratch too. Autograd
     flows through the from-scratch operators, so ``backward`` gives the gradients of

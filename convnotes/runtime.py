@@ -16,6 +16,8 @@ from __future__ import annotations
 import os
 import random
 import statistics
+import time
+import timeit
 from collections.abc import Callable
 
 import numpy as np
@@ -74,30 +76,35 @@ def time_call(
     warmup: int = 1,
     where: torch.device | str | None = None,
 ) -> float:
-    """Median wall-clock seconds of one call of ``fn``, timed with ``torch.utils.benchmark``.
+    """Median wall-clock seconds of one call of ``fn``: ``repeat`` rounds of ``number`` calls.
 
     Parameters
     ----------
     fn : callable
-        Called with no arguments.
+        Called with no arguments, exactly ``warmup + repeat * number`` times.
     repeat, number : int
-        Rounds, and calls per round: each round is one ``Timer.timeit(number)`` of
-        ``torch.utils.benchmark``, which first makes ``max(number // 100, 2)`` untimed calls
-        of its own (so a round makes ``number + max(number // 100, 2)`` calls).
+        Rounds, and calls per round; each round is timed as a whole (one clock reading
+        before its first call and one after its last), with Python's garbage collector off,
+        as ``timeit`` does.
     warmup : int
         Untimed calls before the first round (first-call costs such as CUDA context creation
         and FFT planning are not what we want to measure).
     where : torch.device or str, optional
-        Device whose queued work is waited for after the warm-up; defaults to
-        :func:`device`. (The timer itself synchronises CUDA around every round whenever
-        CUDA is available, so GPU times measure the work, not the launch.)
+        Device whose queued work is waited for after the warm-up and at both ends of every
+        round (so GPU times measure the work, not the launch); defaults to :func:`device`.
 
     Returns
     -------
     float
-        The median over rounds of (round time / ``number``). The timer runs with this
-        process's torch thread count (``torch.get_num_threads()``), not the benchmark
-        module's default of one thread.
+        The median over rounds of (round time / ``number``), in seconds.
+
+    Notes
+    -----
+    The clock is ``time.perf_counter``, the one ``torch.utils.benchmark`` (which the
+    benchmarks use) reads through the same standard-library ``timeit.Timer``. Its
+    ``Timer.timeit(number)`` is not used here because it makes ``max(number // 100, 2)``
+    untimed calls before every round: for a slow ``fn`` timed once per round, three calls
+    for each one timed.
 
     Examples
     --------
@@ -110,15 +117,14 @@ def time_call(
     warmup = check_int("warmup", warmup, minimum=0)
     for _ in range(warmup):
         fn()
-    synchronize(where)
-    # imported here, not at the top: torch.utils.benchmark imports cpp_extension, which logs a
-    # line to stderr on a CUDA build of torch without a GPU (an import would print it)
-    from torch.utils import benchmark
 
-    timer = benchmark.Timer(stmt="fn()", globals={"fn": fn},
-                            num_threads=torch.get_num_threads())
-    rounds = [timer.timeit(number) for _ in range(repeat)]
-    return float(statistics.median(m.median for m in rounds))
+    def clock() -> float:
+        synchronize(where)
+        return time.perf_counter()
+
+    clock()  # the warm-up's queued work is not part of the first round
+    timer = timeit.Timer(fn, timer=clock)
+    return float(statistics.median(timer.timeit(number) / number for _ in range(repeat)))
 
 
 def verify_close(

@@ -62,6 +62,7 @@ from ._checks import (
     check_divisible,
     check_float_tensor,
     check_int,
+    check_no_zero_size,
     check_one_of,
     check_tensor,
     pair,
@@ -258,6 +259,7 @@ def insert_zeros(x: torch.Tensor, stride: Size2) -> torch.Tensor:
     if x.ndim < 2:
         raise ValueError(f"x must have at least 2 dimensions (..., H, W), got shape "
                          f"{tuple(x.shape)}")
+    check_no_zero_size("x", x, first_axis=x.ndim - 2)  # (H - 1) s + 1 rows need H >= 1
     sh, sw = pair("stride", stride)
     height, width = x.shape[-2:]
     canvas = x.new_zeros(*x.shape[:-2], (height - 1) * sh + 1, (width - 1) * sw + 1)

@@ -210,6 +210,17 @@ def test_no_stored_output_carries_a_machine_path(path):
         found[:10])
 
 
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_no_cell_shows_the_bare_value_of_a_check(path):
+    # a check cell ending in `runtime.verify_close(...)` also displays its return value, a
+    # stray `True` under the printed claim: such a line is written `assert runtime.verify_close`
+    bare = [index for index, cell in enumerate(_cells(path))
+            for output in cell.get("outputs", [])
+            if output.get("output_type") == "execute_result"
+            and "".join(output.get("data", {}).get("text/plain", "")) in ("True", "False")]
+    assert not bare, f"code cells {bare} display a bare True/False"
+
+
 def test_machine_path_pattern_catches_what_it_must():
     traceback = 'File /work/main/convnotes/_checks.py:41, in check_int(name, value)'
     assert MACHINE_PATH.search(traceback)

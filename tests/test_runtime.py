@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 
 import numpy as np
 import pytest
@@ -37,10 +38,16 @@ def test_seed_everything_rejects_bad_seeds():
 def test_time_call_counts_warmup_and_calls():
     calls = []
     seconds = time_call(lambda: calls.append(1), repeat=3, number=2, warmup=1, where="cpu")
-    # one warm-up call, then 3 rounds of torch.utils.benchmark's Timer.timeit(2), each
-    # preceded by the timer's own max(2 // 100, 2) = 2 untimed calls
-    assert len(calls) == 1 + 3 * (2 + 2)
+    # one warm-up call, then 3 rounds of 2 timed calls: no call the caller did not ask for
+    assert len(calls) == 1 + 3 * 2
     assert 0.0 <= seconds < 1.0
+
+
+def test_time_call_measures_seconds_per_call():
+    # each call sleeps at least 5 ms: a round of 2 calls takes at least 10 ms, so the time
+    # per call cannot be below 5 ms (it would be if the round were divided wrongly)
+    seconds = time_call(lambda: time.sleep(0.005), repeat=2, number=2, warmup=0, where="cpu")
+    assert 0.005 <= seconds < 1.0
 
 
 def test_time_call_rejects_bad_counts():

@@ -158,6 +158,16 @@ def test_insert_zeros_hand_case():
     torch.testing.assert_close(insert_zeros(x, 2), expected)
 
 
+@pytest.mark.parametrize("shape", [(2, 4, 0, 6), (2, 4, 6, 0), (0, 3)])
+def test_insert_zeros_refuses_an_image_without_pixels(shape):
+    with pytest.raises(ValueError, match=r"x must have a non-zero size .*got shape"):
+        insert_zeros(torch.zeros(shape), 2)
+
+
+def test_insert_zeros_keeps_an_empty_batch():
+    assert insert_zeros(torch.zeros(0, 3, 2, 2), 2).shape == (0, 3, 3, 3)
+
+
 # --- resize kernels and artifacts ---------------------------------------------------------
 
 
