@@ -41,7 +41,9 @@ __all__ = [
     "check_finite",
     "check_float_tensor",
     "check_int",
+    "check_int_sequence",
     "check_layer_input",
+    "check_module",
     "check_ndim",
     "check_no_zero_size",
     "check_non_negative_values",
@@ -486,6 +488,43 @@ def check_same_device(**tensors: torch.Tensor | None) -> None:
     if len(devices) > 1:
         listing = ", ".join(f"{name} on {t.device}" for name, t in present.items())
         raise ValueError(f"all tensors must be on one device, got {listing}")
+
+
+def check_int_sequence(name: str, value: object, minimum: int | None = None) -> tuple[int, ...]:
+    """A non-empty sequence of ints (a list or tuple, not a string), each >= ``minimum``.
+
+    ``TypeError`` for something that is not a sequence, ``ValueError`` for an empty one; each
+    item is checked by :func:`check_int` under the name ``name[i]``.
+
+    >>> check_int_sequence("dilations", [1, 2, 4], minimum=1)
+    (1, 2, 4)
+    >>> check_int_sequence("dilations", "124")
+    Traceback (most recent call last):
+        ...
+    TypeError: dilations must be a non-empty sequence of ints, got '124'
+    >>> check_int_sequence("rates", [1, 0], minimum=1)
+    Traceback (most recent call last):
+        ...
+    ValueError: rates[1] must be >= 1, got 0
+    """
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        raise TypeError(f"{name} must be a non-empty sequence of ints, got {value!r}")
+    if len(value) == 0:
+        raise ValueError(f"{name} must be a non-empty sequence of ints, got {value!r}")
+    return tuple(check_int(f"{name}[{i}]", item, minimum) for i, item in enumerate(value))
+
+
+def check_module(name: str, value: object) -> torch.nn.Module:
+    """Return ``value`` if it is a ``torch.nn.Module`` (a model or a layer).
+
+    >>> check_module("model", lambda x: x)
+    Traceback (most recent call last):
+        ...
+    TypeError: model must be a torch.nn.Module, got function
+    """
+    if not isinstance(value, torch.nn.Module):
+        raise TypeError(f"{name} must be a torch.nn.Module, got {type(value).__name__}")
+    return value
 
 
 def int_tuple(name: str, value: object, length: int, minimum: int = 1) -> tuple[int, ...]:

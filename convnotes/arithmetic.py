@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ._checks import check_bool, check_int, int_tuple
+from ._checks import check_bool, check_int, check_int_sequence, int_tuple
 
 __all__ = [
     "conv_output_shape",
@@ -275,10 +275,8 @@ def conv_output_shape(
     >>> conv_output_shape((100,), 5, dilation=4)
     (84,)
     """
-    if isinstance(size, str) or not isinstance(size, Sequence) or len(size) == 0:
-        raise TypeError(f"size must be a non-empty sequence of ints, got {size!r}")
-    axes = len(size)
-    sizes = int_tuple("size", tuple(size), axes)
+    axes = len(check_int_sequence("size", size))
+    sizes = int_tuple("size", size, axes)
     kernel = int_tuple("kernel_size", kernel_size, axes)
     strides = int_tuple("stride", stride, axes)
     paddings = int_tuple("padding", padding, axes, minimum=0)

@@ -57,8 +57,10 @@ from . import costs
 from ._checks import (
     Padding2,
     check_bool,
+    check_divisible,
     check_float_tensor,
     check_int,
+    check_module,
     check_number,
     check_one_of,
     check_tensor,
@@ -237,10 +239,8 @@ def build_model(variant: str, width: int = WIDTH, *, per_pixel: bool = False) ->
     """
     check_one_of("variant", variant, VARIANTS)
     width = check_int("width", width, minimum=4 * GROUPS)
-    if width % (4 * GROUPS) != 0:
-        raise ValueError(f"width must be a multiple of {4 * GROUPS}, got {width}")
-    if not isinstance(per_pixel, bool):
-        raise TypeError(f"per_pixel must be a bool, got {per_pixel!r}")
+    check_divisible("width", width, 4 * GROUPS, f"4 x GROUPS = {4 * GROUPS}")
+    per_pixel = check_bool("per_pixel", per_pixel)
     stem = _conv_bn_relu(nn.Conv2d(1, width, 3, padding=1, bias=False), width)
     body = _blocks(variant, width, per_pixel)
     if per_pixel:
@@ -252,8 +252,7 @@ def build_model(variant: str, width: int = WIDTH, *, per_pixel: bool = False) ->
 
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    check_module("model", model)
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
@@ -302,8 +301,7 @@ def _example_input(model: nn.Module, input_shape: tuple[int, int, int],
     shape = tuple(check_int("input_shape", side, minimum=1) for side in input_shape)
     if len(shape) != 3:
         raise ValueError(f"input_shape must be (C, H, W), got {input_shape!r}")
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    check_module("model", model)
     parameter = next(model.parameters(), None)  # a model without parameters counts 0
     if parameter is None:
         return torch.zeros(batch, *shape)
@@ -324,8 +322,7 @@ def multiplications_by_layer(model: nn.Module,
     :mod:`convnotes.costs` count them. Batch norm, pooling, the channel shuffle, residual
     additions and activations are not counted.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    check_module("model", model)
     found: list[LayerCost] = []
     names = {module: name for name, module in model.named_modules()}
 
@@ -365,8 +362,7 @@ def nominal_receptive_field(model: nn.Module) -> int:
     that is not square raises ``ValueError`` naming the layer, instead of returning a field
     that leaves it out.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    check_module("model", model)
     layers = []
     skip: set[nn.Module] = set()
     for name, module in model.named_modules():
@@ -512,8 +508,7 @@ def profile_forward(model: nn.Module, x: torch.Tensor) -> ForwardProfile:
     >>> profile_forward(net, torch.zeros(1, 1, 8, 8))  # two float32 maps of 4 x 8 x 8
     ForwardProfile(peak_activation_bytes=2048, operators=2, elementwise_operators=1)
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    check_module("model", model)
     check_float_tensor("x", x)
     excluded = [x, *model.parameters(), *model.buffers()]
     was_training = model.training
@@ -908,8 +903,7 @@ def forward_from_scratch(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     >>> torch.allclose(forward_from_scratch(net, x), net(x), atol=1e-6)
     True
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    check_module("model", model)
     check_float_tensor("x", x)
     with _from_scratch_layers(model):
         return model(x)
@@ -939,11 +933,10 @@ def _one_cpu_thread() -> Iterator[None]:
 
 
 def _check_model(model: object) -> nn.Module:
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if next(model.parameters(), None) is None:
+    module = check_module("model", model)
+    if next(module.parameters(), None) is None:
         raise ValueError("model must have parameters to train, got a module without any")
-    return model
+    return module
 
 
 def _recompute_batch_norm(model: nn.Module, x: torch.Tensor, batch_size: int) -> None:

@@ -54,6 +54,7 @@ from ._checks import (
     check_divisible,
     check_float_tensor,
     check_int,
+    check_int_sequence,
     check_layer_input,
     check_no_zero_size,
     check_window_fits,
@@ -285,9 +286,7 @@ def dilated_coverage(dilations: Sequence[int], kernel_size: int = 3) -> np.ndarr
     >>> dilated_coverage([2, 2])[0]
     array([1, 0, 2, 0, 3, 0, 2, 0, 1])
     """
-    if isinstance(dilations, str) or not isinstance(dilations, Sequence) or not dilations:
-        raise TypeError(f"dilations must be a non-empty sequence of ints, got {dilations!r}")
-    rates = [check_int(f"dilations[{i}]", d, minimum=1) for i, d in enumerate(dilations)]
+    rates = check_int_sequence("dilations", dilations, minimum=1)
     kernel_size = check_int("kernel_size", kernel_size, minimum=1)
     counts = np.ones(1, dtype=np.int64)
     for rate in rates:
@@ -438,9 +437,7 @@ def atrous_schedule(strides: Sequence[int], output_stride: int) -> list[tuple[in
     >>> atrous_schedule((4, 1, 2, 2, 2), 8)
     [(4, 1), (1, 1), (2, 1), (1, 2), (1, 4)]
     """
-    if isinstance(strides, str) or not isinstance(strides, Sequence) or not strides:
-        raise TypeError(f"strides must be a non-empty sequence of ints, got {strides!r}")
-    steps = [check_int(f"strides[{i}]", s, minimum=1) for i, s in enumerate(strides)]
+    steps = check_int_sequence("strides", strides, minimum=1)
     output_stride = check_int("output_stride", output_stride, minimum=1)
     schedule, reached, rate = [], 1, 1
     for step in steps:
@@ -530,9 +527,7 @@ class ASPP(torch.nn.Module):
         out_channels = check_int("out_channels", out_channels, minimum=1)
         if rates is None:
             rates = aspp_rates(output_stride)
-        if isinstance(rates, str) or not isinstance(rates, Sequence) or not rates:
-            raise TypeError(f"rates must be a non-empty sequence of ints, got {rates!r}")
-        self.rates = tuple(check_int(f"rates[{i}]", r, minimum=1) for i, r in enumerate(rates))
+        self.rates = check_int_sequence("rates", rates, minimum=1)
         self.in_channels = in_channels
         branches: list[torch.nn.Module] = [_conv_bn_relu(in_channels, out_channels, 1)]
         branches += [_conv_bn_relu(in_channels, out_channels, 3, r) for r in self.rates]

@@ -49,6 +49,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._checks import (
+    check_bool,
     check_channels_divisible,
     check_float_tensor,
     check_int,
@@ -362,8 +363,7 @@ class CausalDilatedStack(nn.Module):
         channels = check_int("channels", channels, minimum=1)
         num_layers = check_int("num_layers", num_layers, minimum=1)
         kernel_size = check_int("kernel_size", kernel_size, minimum=1)
-        if not isinstance(bias, bool):
-            raise TypeError(f"bias must be a bool, got {bias!r}")
+        bias = check_bool("bias", bias)
         self.kernel_size = kernel_size
         self.dilations = tuple(2**layer for layer in range(num_layers))
         # nn.Conv1d only holds (and initialises) the weights; forward pads causally itself
@@ -438,8 +438,7 @@ class Conv2Plus1d(nn.Module):
         out_channels = check_int("out_channels", out_channels, minimum=1)
         t, d = pair("kernel_size", kernel_size)
         (st, ss), (pt, ps) = pair("stride", stride), pair("padding", padding, minimum=0)
-        if not isinstance(bias, bool):
-            raise TypeError(f"bias must be a bool, got {bias!r}")
+        bias = check_bool("bias", bias)
         if mid_channels is None:
             mid_channels = conv2plus1d_mid_channels(in_channels, out_channels, (t, d))
         self.mid_channels = check_int("mid_channels", mid_channels, minimum=1)

@@ -20,7 +20,9 @@ from convnotes._checks import (
     check_finite,
     check_float_tensor,
     check_int,
+    check_int_sequence,
     check_layer_input,
+    check_module,
     check_ndim,
     check_no_zero_size,
     check_non_negative_values,
@@ -336,3 +338,33 @@ class TestCheckLayerInputChannelDim:
                                              r"layer, got shape \(2, 5, 3, 5, 5\)"):
             check_layer_input(torch.zeros(2, 5, 3, 5, 5), weight, 4, ndim=(4, 5),
                               channel_dim=-4)
+
+
+class TestCheckIntSequence:
+    def test_returns_a_tuple_of_checked_ints(self):
+        assert check_int_sequence("rates", [1, np.int64(2), 4], minimum=1) == (1, 2, 4)
+        assert check_int_sequence("size", (8,)) == (8,)
+
+    @pytest.mark.parametrize("bad", ["124", b"12", 3, None, {1, 2}, torch.tensor([1, 2])])
+    def test_refuses_what_is_not_a_sequence(self, bad):
+        with pytest.raises(TypeError, match=r"rates must be a non-empty sequence of ints"):
+            check_int_sequence("rates", bad)
+
+    def test_refuses_an_empty_sequence_and_bad_items(self):
+        with pytest.raises(ValueError, match=r"rates must be a non-empty sequence of ints, got"):
+            check_int_sequence("rates", [])
+        with pytest.raises(ValueError, match=r"rates\[1\] must be >= 1, got 0"):
+            check_int_sequence("rates", [1, 0], minimum=1)
+        with pytest.raises(TypeError, match=r"rates\[0\] must be an int"):
+            check_int_sequence("rates", [True])
+
+
+class TestCheckModule:
+    def test_returns_the_module(self):
+        layer = torch.nn.Conv2d(1, 1, 3)
+        assert check_module("model", layer) is layer
+
+    @pytest.mark.parametrize("bad", [lambda x: x, None, torch.zeros(1)])
+    def test_refuses_anything_else(self, bad):
+        with pytest.raises(TypeError, match=r"model must be a torch.nn.Module, got "):
+            check_module("model", bad)

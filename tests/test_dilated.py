@@ -175,8 +175,10 @@ def test_bad_conv_arguments():
                                           torch.ones(1, 1, 3, 3, dtype=torch.float64), 2)
     with pytest.raises(ValueError, match="dilations"):
         dilated_coverage([1, 0])
-    with pytest.raises(TypeError, match="dilations"):
+    with pytest.raises(ValueError, match=r"dilations must be a non-empty sequence of ints, got"):
         dilated_coverage([])
+    with pytest.raises(TypeError, match="dilations must be a non-empty sequence"):
+        dilated_coverage("12")
     with pytest.raises(ValueError, match="model"):
         effective_receptive_field(lambda x: x.sum(), 5)
 

@@ -4,6 +4,7 @@ quotes (convnotes.costs, convnotes.arithmetic)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -243,6 +244,11 @@ class TestCausalDilatedStack:
             CausalDilatedStack(2, 0)
         with pytest.raises(TypeError, match=r"bias must be a bool, got 1"):
             CausalDilatedStack(2, 2, bias=1)
+
+    def test_numpy_bool_flags_like_every_other_flag(self):
+        stack = CausalDilatedStack(2, 2, bias=np.bool_(False))
+        assert all(layer.bias is None for layer in stack.layers)
+        assert Conv2Plus1d(2, 3, bias=np.bool_(False)).spatial.bias is None
 
 
 class TestConv2Plus1d:
