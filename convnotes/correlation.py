@@ -242,7 +242,8 @@ def fft_convolve(x: npt.ArrayLike, k: npt.ArrayLike, mode: Mode = "full") -> np.
     Returns
     -------
     ndarray
-        Equal to :func:`convolve` up to floating-point rounding (about 1e-12 relative).
+        Equal to :func:`convolve` up to floating-point rounding (about 1e-12 relative); float16
+        operands are transformed, and returned, in float32, as by ``scipy.signal.fftconvolve``.
 
     Notes
     -----
@@ -265,7 +266,9 @@ def fft_convolve(x: npt.ArrayLike, k: npt.ArrayLike, mode: Mode = "full") -> np.
     axes = tuple(range(x.ndim))
     spectrum = sp_fft.rfftn(x, fast_shape, axes=axes) * sp_fft.rfftn(k, fast_shape, axes=axes)
     full = sp_fft.irfftn(spectrum, fast_shape, axes=axes)
-    full = full[tuple(slice(0, n) for n in full_shape)].astype(dtype, copy=False)
+    # scipy.fft has no float16: it transforms in float32, and fftconvolve returns float32
+    result_dtype = np.promote_types(dtype, np.float32)
+    full = full[tuple(slice(0, n) for n in full_shape)].astype(result_dtype, copy=False)
     return _crop_full(full, x.shape, k.shape, mode)
 
 

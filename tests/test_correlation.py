@@ -86,6 +86,12 @@ class TestSignalTwins:
         assert fft_convolve(x32, x32[:2]).dtype == np.float32
         assert convolve([1, 2], [3, 4]).dtype == np.float64
 
+    def test_float16_through_the_fft_comes_back_float32_like_scipy(self):
+        x16 = np.ones(5, dtype=np.float16)
+        expected = scipy.signal.fftconvolve(x16, x16[:2])
+        assert fft_convolve(x16, x16[:2]).dtype == expected.dtype == np.float32
+        np.testing.assert_allclose(fft_convolve(x16, x16[:2]), expected, atol=1e-6)
+
 
 class TestSignalHandComputed:
     def test_convolution_flips_the_kernel(self):
