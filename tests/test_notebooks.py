@@ -221,6 +221,30 @@ def test_no_cell_shows_the_bare_value_of_a_check(path):
     assert not bare, f"code cells {bare} display a bare True/False"
 
 
+def _glued_numbers(path: Path) -> dict[str, float]:
+    """The values a notebook glues that are plain numbers: {key: value}."""
+    numbers = {}
+    for cell in _cells(path):
+        for output in cell.get("outputs", []):
+            key = output.get("metadata", {}).get("scrapbook", {}).get("name")
+            text = output.get("data", {}).get("application/papermill.record/text/plain")
+            try:
+                numbers[key] = float(text)
+            except (TypeError, ValueError):
+                continue
+    return numbers
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_glued_counts_of_thousands_have_separators(path):
+    # the prose writes 5,018 parameters; a glued 5018 without a format would read differently
+    numbers = _glued_numbers(path)
+    text = (TEXT / f"{path.stem}.md").read_text(encoding="utf-8")
+    bare = [key for key, spec in re.findall(r"\{glue:text\}`([a-z0-9_]+)(:[^`]*)?`", text)
+            if abs(numbers.get(key, 0.0)) >= 1000 and "," not in spec]
+    assert not bare, f"glued numbers of 1,000 or more shown without a separator: {bare}"
+
+
 def test_machine_path_pattern_catches_what_it_must():
     traceback = 'File /work/main/convnotes/_checks.py:41, in check_int(name, value)'
     assert MACHINE_PATH.search(traceback)
