@@ -158,6 +158,11 @@ _PAGE_REPORT = """async () => {
     typeset: document.querySelectorAll("mjx-container").length,
     rawMath: raw.slice(0, 3),
     dollarsInText: (text.match(/\\$\\$/g) || []).length,
+    // the page's contents (right sidebar): an entry wider than it runs past its edge
+    tocOverflow: (() => {
+      const toc = document.querySelector(".bd-sidebar-secondary");
+      return !!toc && toc.offsetWidth > 0 && toc.scrollWidth > toc.clientWidth + 1;
+    })(),
   };
 }"""
 
@@ -252,6 +257,8 @@ def test_every_page_renders(rendered_pages: dict[str, dict], book_server: str,
             problems.append(f"{relative}: TeX shown to the reader {report['texEscapes']}")
         if report["dollarsInText"]:
             problems.append(f"{relative}: raw $$ in the text ({report['dollarsInText']}x)")
+        if report["tocOverflow"]:
+            problems.append(f"{relative}: an entry of the page's contents overflows its sidebar")
         if report["brokenImages"]:
             problems.append(f"{relative}: images that do not load {report['brokenImages'][:3]}")
         broken = _broken_internal_links(html_dir, report["landed"], book_server,
