@@ -114,8 +114,11 @@ _TORCH_DTYPES = (torch.float32, torch.float64)
 
 
 def _numpy_float_type(dtype: np.dtype) -> type[np.floating]:
-    """skimage's ``_supported_float_type`` for a real dtype: float16 and float32 run in
-    float32, everything else (float64, integers, bools) in float64."""
+    """The float type a NumPy image of ``dtype`` is computed in (skimage's rule).
+
+    As skimage's ``_supported_float_type``: float16 and float32 run in float32, everything
+    else (float64, integers, bools) in float64.
+    """
     return np.float32 if dtype in (np.float16, np.float32) else np.float64
 
 
@@ -123,8 +126,7 @@ def _image(value: object, name: str = "image") -> Array:
     """A finite real image: a 2-D NumPy array or a float32/float64 tensor batch.
 
     NumPy float16 and float32 run in float32 (like ``skimage``); other real dtypes become
-    float64. Only
-    the leading (batch) dimensions of a tensor may be empty.
+    float64. Only the leading (batch) dimensions of a tensor may be empty.
     """
     if isinstance(value, torch.Tensor):
         check_float_tensor(name, value, ndim=(2, 3, 4))
