@@ -743,7 +743,8 @@ def richardson_lucy(image: ArrayInput | torch.Tensor, psf: ArrayInput | torch.Te
     psf : ndarray or Tensor, shape (kh, kw)
         Non-negative, with a positive sum (normally 1). Any size.
     num_iter : int
-        Iterations, ``>= 1``. Stopping early is the regularisation: see Notes.
+        Iterations, ``>= 0`` (0 returns the starting estimate, a constant 0.5, as in
+        ``skimage``). Stopping early is the regularisation: see Notes.
     clip : bool
         Clip the result to [-1, 1], as ``skimage`` does.
     filter_epsilon : float, optional
@@ -789,7 +790,7 @@ def richardson_lucy(image: ArrayInput | torch.Tensor, psf: ArrayInput | torch.Te
     """
     image = _image(image)
     kernel = _richardson_lucy_psf(psf, image)
-    num_iter = check_int("num_iter", num_iter, minimum=1)
+    num_iter = check_int("num_iter", num_iter, minimum=0)
     clip = check_bool("clip", clip)
     if filter_epsilon is not None:
         filter_epsilon = check_number("filter_epsilon", filter_epsilon, 0.0)

@@ -183,7 +183,8 @@ def _cases() -> list[Case]:
         Case(deconvolution.wiener, lambda: dict(image=a(8, 8), psf=a(3, 3), balance=0.1,
                                                 is_real=True, clip=True)),
         Case(deconvolution.richardson_lucy, lambda: dict(image=a(8, 8), psf=a(3, 3), num_iter=3,
-                                                         clip=False, filter_epsilon=1e-6)),
+                                                         clip=False, filter_epsilon=1e-6),
+             {"num_iter": "non_negative"}),  # 0 iterations: the starting estimate, as skimage
         Case(deconvolution.psnr, lambda: dict(reference=a(6, 6) / 2, estimate=a(6, 6) / 2,
                                               data_range=1.0)),
         # transposed

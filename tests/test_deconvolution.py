@@ -364,6 +364,17 @@ def test_wiener_bad_input(kwargs, error, name):
 # --- Richardson–Lucy ----------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("clip", [True, False])
+def test_richardson_lucy_zero_iterations_is_the_starting_estimate_like_skimage(clip):
+    image, psf = np.random.default_rng(0).random((6, 7)), np.full((3, 3), 1 / 9)
+    expected = restoration.richardson_lucy(image, psf, 0, clip)
+    np.testing.assert_array_equal(richardson_lucy(image, psf, 0, clip), expected)
+    np.testing.assert_array_equal(richardson_lucy(torch.tensor(image), psf, 0, clip).numpy(),
+                                  expected)
+    with pytest.raises(ValueError, match="num_iter must be >= 0, got -1"):
+        richardson_lucy(image, psf, -1)
+
+
 @given(case=image_and_psf(), num_iter=st.integers(1, 8), clip=st.booleans(),
        filter_epsilon=st.sampled_from([None, 0.0, 0.05, 0.3]))
 def test_richardson_lucy_matches_skimage(case, num_iter, clip, filter_epsilon):
@@ -466,7 +477,7 @@ def test_cost_numbers_quoted_in_the_book():
     ({"psf": np.array([[np.inf]])}, ValueError, "psf"),
     ({"psf": np.ones((2, 2), dtype=complex)}, TypeError, "psf"),
     ({"psf": torch.ones(3, 3)}, TypeError, "psf"),
-    ({"num_iter": 0}, ValueError, "num_iter"),
+    ({"num_iter": -1}, ValueError, "num_iter"),
     ({"num_iter": 2.0}, TypeError, "num_iter"),
     ({"filter_epsilon": -1.0}, ValueError, "filter_epsilon"),
     ({"clip": "yes"}, TypeError, "clip"),
