@@ -221,17 +221,26 @@ def test_no_cell_shows_the_bare_value_of_a_check(path):
     assert not bare, f"code cells {bare} display a bare True/False"
 
 
+def _glued_values(path: Path) -> list[tuple[int, dict, str, str]]:
+    """What a notebook glues: (cell index, cell, key, the value's text/plain) per glue."""
+    found = []
+    for index, cell in enumerate(_cells(path)):
+        for output in cell.get("outputs", []):
+            key = output.get("metadata", {}).get("scrapbook", {}).get("name")
+            text = output.get("data", {}).get("application/papermill.record/text/plain", "")
+            if key:
+                found.append((index, cell, key, text))
+    return found
+
+
 def _glued_numbers(path: Path) -> dict[str, float]:
     """The values a notebook glues that are plain numbers: {key: value}."""
     numbers = {}
-    for cell in _cells(path):
-        for output in cell.get("outputs", []):
-            key = output.get("metadata", {}).get("scrapbook", {}).get("name")
-            text = output.get("data", {}).get("application/papermill.record/text/plain")
-            try:
-                numbers[key] = float(text)
-            except (TypeError, ValueError):
-                continue
+    for _, _, key, text in _glued_values(path):
+        try:
+            numbers[key] = float(text)
+        except ValueError:
+            continue
     return numbers
 
 
@@ -250,16 +259,13 @@ def test_glued_numbers_carry_only_robust_digits(path):
     # nbval compares a glued value's text like any output: 0.43844515334397455 from an SVD
     # came out ...466 under another numpy; cells round what they glue (timings excepted)
     long = []
-    for index, cell in enumerate(_cells(path)):
+    for index, cell, key, text in _glued_values(path):
         if "nbval-ignore-output" in cell.get("metadata", {}).get("tags", []):
             continue
-        for output in cell.get("outputs", []):
-            key = output.get("metadata", {}).get("scrapbook", {}).get("name")
-            text = output.get("data", {}).get("application/papermill.record/text/plain", "")
-            if key and re.fullmatch(r"-?\d+\.\d+", text):
-                significant = text.lstrip("-").replace(".", "").lstrip("0")
-                if len(significant) > 8:
-                    long.append(f"cell {index}: {key} = {text}")
+        if re.fullmatch(r"-?\d+\.\d+", text):
+            significant = text.lstrip("-").replace(".", "").lstrip("0")
+            if len(significant) > 8:
+                long.append(f"cell {index}: {key} = {text}")
     assert not long, "glued values with more digits than a rerun keeps: " + "; ".join(long)
 
 
