@@ -471,8 +471,10 @@ def check_broadcasts_to(name: str, value: torch.Tensor, shape: Sequence[int],
     ValueError: shift must broadcast to the shape of clean (2, 3), got shape (4,)
     """
     given, expected = tuple(value.shape), tuple(shape)
-    fits = len(given) <= len(expected) and all(
-        g in (1, e) for g, e in zip(reversed(given), reversed(expected), strict=False))
+    try:  # torch's own broadcasting rule; it must not grow the target shape either
+        fits = torch.broadcast_shapes(given, expected) == expected
+    except RuntimeError:
+        fits = False
     if not fits:
         of = f"of {target} " if target else ""
         raise ValueError(f"{name} must broadcast to the shape {of}{expected}, got shape {given}")
