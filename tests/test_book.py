@@ -24,10 +24,16 @@ import functools
 import os
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -184,12 +190,51 @@ def _listen(page, host: str) -> tuple[list[str], list[str]]:
     return errors, foreign
 
 
-def _open(browser, url: str):
-    """Open ``url`` in a fresh page; return the page and the lists its listeners fill."""
-    page = browser.new_page()
-    errors, foreign = _listen(page, urlsplit(url).netloc)
-    page.goto(url, wait_until="load")
-    return page, errors, foreign
+class Tab(NamedTuple):
+    """One browser tab and what its listeners collect (see :func:`_visit`)."""
+
+    page: Page
+    errors: list[str]
+    foreign: list[str]
+
+
+@contextmanager
+def _tab(browser, book_server: str, viewport: dict[str, int], *, scheme: str = "light",
+         touch: bool = False) -> Iterator[Tab]:
+    """A tab in a context of its own: the size, colour scheme and touch screen given (a touch
+    screen comes with a phone's 2x pixel density)."""
+    context = browser.new_context(viewport=viewport, color_scheme=scheme, has_touch=touch,
+                                  is_mobile=touch, device_scale_factor=2 if touch else 1)
+    try:
+        page = context.new_page()
+        yield Tab(page, *_listen(page, urlsplit(book_server).netloc))
+    finally:
+        context.close()
+
+
+def _visit(tab: Tab, url: str) -> Page:
+    """Go to ``url`` in ``tab`` as a reader following a link does; from then on ``tab.errors``
+    and ``tab.foreign`` hold what this page did (they are emptied first)."""
+    tab.errors.clear()
+    tab.foreign.clear()
+    tab.page.goto(url, wait_until="load")
+    return tab.page
+
+
+# The tests below share one tab per kind of screen, as a reader's browser does: a fresh tab per
+# test would compile the theme's scripts and MathJax again each time (about 2 s of CPU).
+@pytest.fixture(scope="module")
+def desktop_tab(browser, book_server: str) -> Iterator[Tab]:
+    """A tab at laptop size, light colours."""
+    with _tab(browser, book_server, DESKTOP) as tab:
+        yield tab
+
+
+@pytest.fixture(scope="module")
+def phone_tab(browser, book_server: str) -> Iterator[Tab]:
+    """A tab on a 390 px touch screen at 2x density, light colours."""
+    with _tab(browser, book_server, PHONE, touch=True) as tab:
+        yield tab
 
 
 _FIGURES = """async () => {
@@ -206,23 +251,23 @@ _FIGURES = """async () => {
 def rendered_pages(browser, book_server: str, html_dir: Path) -> dict[str, dict]:
     """Every page of the book opened once, at desktop width: what a reader would check.
 
-    One browser context for all pages (a reader's browser caches the theme and MathJax
-    between pages too). For each page: its console errors and requests to other hosts, the
-    ``_PAGE_REPORT`` (math, images, links), the URL it landed on; for the chapters and the
-    performance appendix also its PNG figures at desktop width and, after the window is
-    narrowed to a phone's, at phone width (``figures``: {width: [...]}).
+    One tab for all pages, which goes from one page to the next as a reader's does (it keeps
+    the theme's scripts and MathJax compiled between pages; a fresh tab per page costs about
+    twice the CPU). For each page: its console errors and requests to other hosts while it
+    loads and is inspected, the ``_PAGE_REPORT`` (math, images, links), the URL it landed on;
+    for the chapters and the performance appendix also its PNG figures at desktop width and,
+    after the window is narrowed to a phone's, at phone width (``figures``: {width: [...]}).
     """
     with_figures = {f"book/{name}.html" for name in [*CHAPTERS, "appendix_performance"]}
-    context = browser.new_context(viewport=DESKTOP)
     reports = {}
-    try:
+    with _tab(browser, book_server, DESKTOP) as tab:
+        page = tab.page
         for path in _pages(html_dir):
             relative = path.relative_to(html_dir).as_posix()
             if relative == "search.html":
                 continue  # tested below, with a query
-            page = context.new_page()
-            errors, foreign = _listen(page, urlsplit(book_server).netloc)
-            page.goto(book_server + relative, wait_until="load")
+            page.set_viewport_size(DESKTOP)
+            _visit(tab, book_server + relative)
             redirect = re.search(r'http-equiv="Refresh" content="0; url=([^"]+)"',
                                  path.read_text(encoding="utf-8"))
             if redirect:  # index.html sends the reader to the landing page
@@ -230,15 +275,12 @@ def rendered_pages(browser, book_server: str, html_dir: Path) -> dict[str, dict]
                                   timeout=10_000)
                 page.wait_for_load_state("load")
             report = page.evaluate(_PAGE_REPORT)
-            report.update(errors=errors, foreign=foreign, landed=page.url)
             if relative in with_figures:
                 report["figures"] = {DESKTOP["width"]: page.evaluate(_FIGURES)}
                 page.set_viewport_size(PHONE)
                 report["figures"][PHONE["width"]] = page.evaluate(_FIGURES)
-            page.close()
+            report.update(errors=list(tab.errors), foreign=list(tab.foreign), landed=page.url)
             reports[relative] = report
-    finally:
-        context.close()
     return reports
 
 
@@ -272,9 +314,9 @@ def test_every_page_renders(rendered_pages: dict[str, dict], book_server: str,
 
 
 @pytest.mark.parametrize("chapter", ["01_convolution", "03_transposed"])
-def test_chapter_pages_have_figures_math_and_reader_tools(browser, book_server: str,
+def test_chapter_pages_have_figures_math_and_reader_tools(desktop_tab: Tab, book_server: str,
                                                           chapter: str) -> None:
-    page, _, _ = _open(browser, book_server + f"book/{chapter}.html")
+    page = _visit(desktop_tab, book_server + f"book/{chapter}.html")
     report = page.evaluate(_PAGE_REPORT)
     tools = page.evaluate("""() => ({
         copy: document.querySelectorAll("button.copybtn").length,
@@ -286,7 +328,7 @@ def test_chapter_pages_have_figures_math_and_reader_tools(browser, book_server: 
         module: document.querySelectorAll(
             "a[href*='api/'][href*='.html#module-convnotes.']").length,
     })""")
-    page.close()
+    assert not desktop_tab.errors, desktop_tab.errors
     assert report["imageCount"] >= 3 and not report["brokenImages"]
     assert report["typeset"] >= 10
     assert tools["copy"] > 10, "code cells lack copy buttons"
@@ -296,30 +338,9 @@ def test_chapter_pages_have_figures_math_and_reader_tools(browser, book_server: 
     assert tools["module"] >= 1, "no link to the chapter's convnotes module"
 
 
-@pytest.mark.parametrize(("term", "chapter"), [("depthwise", "06_separable"),
-                                               ("Richardson", "02_deconvolution")])
-def test_search_finds_a_chapter_by_a_term(browser, book_server: str, term: str,
-                                          chapter: str) -> None:
-    page, errors, _ = _open(browser, book_server + f"search.html?q={term}")
-    page.wait_for_selector(f"#search-results a[href*='{chapter}']", timeout=30_000)
-    page.close()
-    assert not errors
-
-
 # ------------------------------------------------------------------------------------------
 # The reader's path (issue 15): phones and desktops, sharp figures, search by topic
 # ------------------------------------------------------------------------------------------
-
-
-def _open_at(browser, url: str, viewport: dict[str, int], *, scheme: str = "light",
-             touch: bool = False):
-    """Open ``url`` in a fresh context of the given size and colour scheme."""
-    context = browser.new_context(viewport=viewport, color_scheme=scheme, has_touch=touch,
-                                  is_mobile=touch, device_scale_factor=2 if touch else 1)
-    page = context.new_page()
-    errors, _ = _listen(page, urlsplit(url).netloc)
-    page.goto(url, wait_until="load")
-    return context, page, errors
 
 
 _VISIBLE_BUTTON = """selector => {
@@ -341,76 +362,67 @@ _IN_VIEW = """el => {
 
 
 @pytest.mark.parametrize("chapter", ["01_convolution", "06_separable"])
-def test_phone_menu_button_opens_the_chapter_list(browser, book_server: str, chapter: str) -> None:
+def test_phone_menu_button_opens_the_chapter_list(phone_tab: Tab, book_server: str,
+                                                  chapter: str) -> None:
     """At 390 px, tapping the visible menu button shows the chapter list; a chapter link in it
     takes the reader to that chapter."""
-    context, page, errors = _open_at(browser, book_server + f"book/{chapter}.html", PHONE,
-                                     touch=True)
-    try:
-        assert page.evaluate(_VISIBLE_BUTTON, ".primary-toggle") == 1, (
-            "expected exactly one visible menu button at 390 px")
-        target = "03_transposed"
-        link = page.locator(f"#pst-primary-sidebar-modal nav a[href*='{target}']").first
-        page.locator(".primary-toggle[data-visible-toggle='0']").tap()
-        page.wait_for_timeout(400)  # the drawer's opening transition
-        assert page.evaluate("() => document.querySelector('#pst-primary-sidebar-modal').open"), (
-            "tapping the menu button did not open the drawer")
-        assert link.evaluate(_IN_VIEW), "the chapter list is not visible in the drawer"
-        link.tap()
-        page.wait_for_url(f"**/book/{target}.html*", timeout=10_000)
-        assert not errors, errors
-    finally:
-        context.close()
+    page = _visit(phone_tab, book_server + f"book/{chapter}.html")
+    assert page.evaluate(_VISIBLE_BUTTON, ".primary-toggle") == 1, (
+        "expected exactly one visible menu button at 390 px")
+    target = "03_transposed"
+    link = page.locator(f"#pst-primary-sidebar-modal nav a[href*='{target}']").first
+    page.locator(".primary-toggle[data-visible-toggle='0']").tap()
+    page.wait_for_timeout(400)  # the drawer's opening transition
+    assert page.evaluate("() => document.querySelector('#pst-primary-sidebar-modal').open"), (
+        "tapping the menu button did not open the drawer")
+    assert link.evaluate(_IN_VIEW), "the chapter list is not visible in the drawer"
+    link.tap()
+    page.wait_for_url(f"**/book/{target}.html*", timeout=10_000)
+    assert not phone_tab.errors, phone_tab.errors
 
 
-def test_phone_contents_button_opens_the_page_contents(browser, book_server: str) -> None:
-    context, page, errors = _open_at(browser, book_server + "book/03_transposed.html", PHONE,
-                                     touch=True)
-    try:
-        assert page.evaluate(_VISIBLE_BUTTON, ".secondary-toggle") == 1, (
-            "expected exactly one visible contents button at 390 px")
-        page.locator(".secondary-toggle[data-visible-toggle='0']").tap()
-        page.wait_for_timeout(400)
-        assert page.evaluate(
-            "() => document.querySelector('#pst-secondary-sidebar-modal').open"), (
-            "tapping the contents button did not open the page contents")
-        link = page.locator("#pst-secondary-sidebar-modal a[href='#check']").first
-        assert link.evaluate(_IN_VIEW), "the page contents are not visible"
-        link.tap()
-        page.wait_for_timeout(600)
-        assert page.url.endswith("#check")
-        assert not page.evaluate(
-            "() => document.querySelector('#pst-secondary-sidebar-modal').open"), (
-            "the contents drawer stays open over the section the reader chose")
-        heading = page.locator("#check h2").first
-        assert heading.evaluate(_IN_VIEW), "the chosen section is not on screen"
-        assert not errors, errors
-    finally:
-        context.close()
+def test_phone_contents_button_opens_the_page_contents(phone_tab: Tab, book_server: str) -> None:
+    page = _visit(phone_tab, book_server + "book/03_transposed.html")
+    assert page.evaluate(_VISIBLE_BUTTON, ".secondary-toggle") == 1, (
+        "expected exactly one visible contents button at 390 px")
+    page.locator(".secondary-toggle[data-visible-toggle='0']").tap()
+    page.wait_for_timeout(400)
+    assert page.evaluate(
+        "() => document.querySelector('#pst-secondary-sidebar-modal').open"), (
+        "tapping the contents button did not open the page contents")
+    link = page.locator("#pst-secondary-sidebar-modal a[href='#check']").first
+    assert link.evaluate(_IN_VIEW), "the page contents are not visible"
+    link.tap()
+    page.wait_for_timeout(600)
+    assert page.url.endswith("#check")
+    assert not page.evaluate(
+        "() => document.querySelector('#pst-secondary-sidebar-modal').open"), (
+        "the contents drawer stays open over the section the reader chose")
+    heading = page.locator("#check h2").first
+    assert heading.evaluate(_IN_VIEW), "the chosen section is not on screen"
+    assert not phone_tab.errors, phone_tab.errors
 
 
-def test_desktop_menu_button_hides_and_shows_the_sidebar(browser, book_server: str) -> None:
-    context, page, errors = _open_at(browser, book_server + "book/01_convolution.html", DESKTOP)
-    try:
-        sidebar = page.locator("#pst-primary-sidebar")
-        assert sidebar.evaluate(_IN_VIEW)
-        assert page.evaluate(_VISIBLE_BUTTON, ".primary-toggle") == 1
-        button = page.locator(".primary-toggle[data-visible-toggle='0']")
-        button.click()
-        page.wait_for_timeout(600)
-        assert not sidebar.evaluate(_IN_VIEW), "the sidebar did not hide"
-        assert not page.evaluate("() => document.querySelector('#pst-primary-sidebar-modal')"
-                                 ".open"), "a modal opened instead of the sidebar hiding"
-        button.click()
-        page.wait_for_timeout(600)
-        assert sidebar.evaluate(_IN_VIEW), "the sidebar did not come back"
-        searches = page.evaluate("""() => [...document.querySelectorAll(
-            ".search-button-field, form.bd-search")].filter(el => el.checkVisibility()
-            && el.getBoundingClientRect().width > 0).length""")
-        assert searches == 1, f"{searches} search boxes on the desktop page"
-        assert not errors, errors
-    finally:
-        context.close()
+def test_desktop_menu_button_hides_and_shows_the_sidebar(desktop_tab: Tab,
+                                                         book_server: str) -> None:
+    page = _visit(desktop_tab, book_server + "book/01_convolution.html")
+    sidebar = page.locator("#pst-primary-sidebar")
+    assert sidebar.evaluate(_IN_VIEW)
+    assert page.evaluate(_VISIBLE_BUTTON, ".primary-toggle") == 1
+    button = page.locator(".primary-toggle[data-visible-toggle='0']")
+    button.click()
+    page.wait_for_timeout(600)
+    assert not sidebar.evaluate(_IN_VIEW), "the sidebar did not hide"
+    assert not page.evaluate("() => document.querySelector('#pst-primary-sidebar-modal')"
+                             ".open"), "a modal opened instead of the sidebar hiding"
+    button.click()
+    page.wait_for_timeout(600)
+    assert sidebar.evaluate(_IN_VIEW), "the sidebar did not come back"
+    searches = page.evaluate("""() => [...document.querySelectorAll(
+        ".search-button-field, form.bd-search")].filter(el => el.checkVisibility()
+        && el.getBoundingClientRect().width > 0).length""")
+    assert searches == 1, f"{searches} search boxes on the desktop page"
+    assert not desktop_tab.errors, desktop_tab.errors
 
 
 def test_figures_are_sharp_on_high_density_screens(rendered_pages: dict[str, dict]) -> None:
@@ -432,22 +444,20 @@ def test_figures_are_sharp_on_high_density_screens(rendered_pages: dict[str, dic
     assert not blurry, "figures below 1.9 pixels per CSS pixel:\n" + "\n".join(blurry[:10])
 
 
-def test_wide_equations_scroll_inside_the_column_on_a_phone(browser, book_server: str) -> None:
-    context, page, _ = _open_at(browser, book_server + "book/01_convolution.html", PHONE)
-    try:
-        page.evaluate("() => MathJax.startup.promise")
-        page.wait_for_timeout(300)
-        report = page.evaluate("""() => ({
-            pageWidth: document.scrollingElement.scrollWidth,
-            equations: [...document.querySelectorAll("mjx-container[display='true']")]
-                .map(el => ({
-                overflow: getComputedStyle(el).overflowX,
-                wide: el.scrollWidth > el.clientWidth + 1,
-                marked: el.classList.contains("convnotes-scrolls"),
-            })),
-        })""")
-    finally:
-        context.close()
+def test_wide_equations_scroll_inside_the_column_on_a_phone(phone_tab: Tab,
+                                                            book_server: str) -> None:
+    page = _visit(phone_tab, book_server + "book/01_convolution.html")
+    page.evaluate("() => MathJax.startup.promise")
+    page.wait_for_timeout(300)
+    report = page.evaluate("""() => ({
+        pageWidth: document.scrollingElement.scrollWidth,
+        equations: [...document.querySelectorAll("mjx-container[display='true']")]
+            .map(el => ({
+            overflow: getComputedStyle(el).overflowX,
+            wide: el.scrollWidth > el.clientWidth + 1,
+            marked: el.classList.contains("convnotes-scrolls"),
+        })),
+    })""")
     assert report["pageWidth"] <= PHONE["width"], "the page itself scrolls sideways"
     assert report["equations"], "no display equations found"
     assert all(eq["overflow"] == "auto" for eq in report["equations"])
@@ -460,40 +470,34 @@ def test_wide_equations_scroll_inside_the_column_on_a_phone(browser, book_server
                                                ("checkerboard", "03_transposed"),
                                                ("Richardson", "02_deconvolution"),
                                                ("dilated", "04_dilated")])
-def test_search_ranks_the_chapter_of_a_topic_first(browser, book_server: str, term: str,
+def test_search_ranks_the_chapter_of_a_topic_first(desktop_tab: Tab, book_server: str, term: str,
                                                    chapter: str) -> None:
-    context, page, errors = _open_at(browser, book_server + f"search.html?q={term}", DESKTOP)
-    try:
-        page.wait_for_selector("#search-results .search-summary", timeout=30_000)
-        page.wait_for_function(
-            "() => /found/.test(document.querySelector('#search-results .search-summary')"
-            ".textContent)", timeout=30_000)
-        page.wait_for_timeout(1500)  # snippets are fetched page by page
-        results = page.evaluate("""() => [...document.querySelectorAll(
-            "#search-results ul.search > li")].map(li => ({
-                href: li.querySelector("a").getAttribute("href"),
-                snippet: (li.querySelector("p.context") || {}).textContent || ""}))""")
-    finally:
-        context.close()
+    page = _visit(desktop_tab, book_server + f"search.html?q={term}")
+    page.wait_for_selector("#search-results .search-summary", timeout=30_000)
+    page.wait_for_function(
+        "() => /found/.test(document.querySelector('#search-results .search-summary')"
+        ".textContent)", timeout=30_000)
+    page.wait_for_timeout(1500)  # snippets are fetched page by page
+    results = page.evaluate("""() => [...document.querySelectorAll(
+        "#search-results ul.search > li")].map(li => ({
+            href: li.querySelector("a").getAttribute("href"),
+            snippet: (li.querySelector("p.context") || {}).textContent || ""}))""")
     assert results, f"no results for {term!r}"
     assert chapter in results[0]["href"], (
         f"{term!r}: first result {results[0]['href']}, expected {chapter}; order: "
         f"{[r['href'] for r in results[:6]]}")
     tex = [r["snippet"] for r in results if re.search(r"\\[A-Za-z]{2,}|\\[()\[\]]", r["snippet"])]
     assert not tex, f"snippets show raw TeX: {tex[:2]}"
-    assert not errors, errors
+    assert not desktop_tab.errors, desktop_tab.errors
 
 
 def test_dark_mode_follows_the_system(browser, book_server: str) -> None:
-    context, page, _ = _open_at(browser, book_server + "book/02_deconvolution.html", DESKTOP,
-                                scheme="dark")
-    try:
+    with _tab(browser, book_server, DESKTOP, scheme="dark") as tab:
+        page = _visit(tab, book_server + "book/02_deconvolution.html")
         theme = page.evaluate("() => document.documentElement.dataset.theme")
         card = page.evaluate("""() => {
             const img = document.querySelector("main .cell_output img");
             return img ? getComputedStyle(img).backgroundColor : null; }""")
-    finally:
-        context.close()
     assert theme == "dark", f"a reader whose system is dark gets the {theme} theme"
     assert card == "rgb(255, 255, 255)", f"figures are not on white in dark mode ({card})"
 

@@ -22,7 +22,9 @@ are skipped with a message that says so.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import pytest
@@ -30,6 +32,9 @@ import torch
 
 from convnotes import arithmetic
 from convnotes.correlation import im2col
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPLORER_JS = ROOT / "book" / "_static" / "explorer.js"
@@ -265,14 +270,18 @@ def landing_url(book_server: str) -> str:
     return book_server + "book/intro.html"
 
 
-def _open(browser, url: str, width: int, theme: str):
-    page = browser.new_page(viewport={"width": width, "height": 900})
-    problems = []
+@pytest.fixture(scope="module")
+def landing_tab(browser, landing_url: str) -> Iterator[tuple[Page, list[str]]]:
+    """One tab for the landing-page tests (a fresh tab each would compile the theme's scripts
+    again) and the problems its listeners collect: console errors, failed responses,
+    requests to other hosts."""
+    page = browser.new_page()
+    problems: list[str] = []
     page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: problems.append(str(exc)))
     page.on("response", lambda r: problems.append(f"HTTP {r.status} for {r.url}")
             if r.status >= 400 else None)
-    host = urlsplit(url).netloc
+    host = urlsplit(landing_url).netloc
 
     def on_request(request) -> None:
         parts = urlsplit(request.url)
@@ -280,9 +289,21 @@ def _open(browser, url: str, width: int, theme: str):
             problems.append(f"request to another host: {request.url}")
 
     page.on("request", on_request)
+    page.goto(landing_url, wait_until="load")  # the origin whose localStorage _open sets
+    yield page, problems
+    page.close()
+
+
+def _open(landing_tab: tuple[Page, list[str]], url: str, width: int,
+          theme: str) -> tuple[Page, list[str]]:
+    """Load ``url`` afresh in the shared tab at ``width`` in ``theme``; the problems list holds
+    this load's problems only."""
+    page, problems = landing_tab
+    page.set_viewport_size({"width": width, "height": 900})
     # the theme reads the reader's choice from localStorage before it paints
-    page.add_init_script(f"localStorage.setItem('mode', '{theme}'); "
-                         f"localStorage.setItem('theme', '{theme}');")
+    page.evaluate("theme => { localStorage.setItem('mode', theme); "
+                  "localStorage.setItem('theme', theme); }", theme)
+    problems.clear()
     page.goto(url, wait_until="load")
     page.wait_for_selector(".convnotes-explorer .cnx-output rect.cnx-cell")
     assert page.evaluate("document.documentElement.dataset.theme") == theme
@@ -304,12 +325,13 @@ def _expected_hits(cfg: dict, size: int, r: int, q: int) -> int:
     return cfg["kernel"] ** 2  # one cell per tap: strides and dilations are >= 1
 
 
-@pytest.mark.parametrize("theme", ["light", "dark"])
-@pytest.mark.parametrize("device", sorted(WIDTHS))
-def test_every_preset_on_the_landing_page(browser, landing_url: str, device: str,
+# Both widths, each theme once: the layout checks depend on the width, and the colours of the
+# two themes are compared in test_dark_mode_recolours_the_cells.
+@pytest.mark.parametrize(("device", "theme"), [("phone", "light"), ("desktop", "dark")])
+def test_every_preset_on_the_landing_page(landing_tab, landing_url: str, device: str,
                                           theme: str) -> None:
     width = WIDTHS[device]
-    page, problems = _open(browser, landing_url, width, theme)
+    page, problems = _open(landing_tab, landing_url, width, theme)
     root = page.locator(".convnotes-explorer").first
     presets = page.evaluate("window.convnotesExplorer.presets")
     buttons = root.locator("button.cnx-preset")
@@ -339,12 +361,11 @@ def test_every_preset_on_the_landing_page(browser, landing_url: str, device: str
         for panel in root.locator(".cnx-panel").all():
             panel_box = panel.bounding_box()
             assert panel_box["x"] + panel_box["width"] <= box["x"] + box["width"] + 0.5, name
-    page.close()
     assert not problems, problems
 
 
-def test_keyboard_and_invalid_values_on_the_landing_page(browser, landing_url: str) -> None:
-    page, problems = _open(browser, landing_url, WIDTHS["phone"], "light")
+def test_keyboard_and_invalid_values_on_the_landing_page(landing_tab, landing_url: str) -> None:
+    page, problems = _open(landing_tab, landing_url, WIDTHS["phone"], "light")
     root = page.locator(".convnotes-explorer").first
     root.locator("button[data-preset='strided']").click()
     # Tab from the last control reaches the output grid through the input grid's one stop
@@ -385,19 +406,17 @@ def test_keyboard_and_invalid_values_on_the_landing_page(browser, landing_url: s
     root.locator("input[id$='-outputPadding']").fill("2")
     assert ("output_padding must be smaller than stride or dilation, got output_padding=2 "
             "with stride=2, dilation=1" in root.locator(".cnx-error").inner_text())
-    page.close()
     assert not problems, problems
 
 
-def test_dark_mode_recolours_the_cells(browser, landing_url: str) -> None:
+def test_dark_mode_recolours_the_cells(landing_tab, landing_url: str) -> None:
     fills = {}
     for theme in ("light", "dark"):
-        page, problems = _open(browser, landing_url, WIDTHS["desktop"], theme)
+        page, problems = _open(landing_tab, landing_url, WIDTHS["desktop"], theme)
         fills[theme] = page.evaluate("""() => {
             const cell = document.querySelector('.cnx-input rect.cnx-cell.in');
             const text = document.querySelector('.cnx-status');
             return [getComputedStyle(cell).fill, getComputedStyle(text).color];
         }""")
-        page.close()
         assert not problems, problems
     assert fills["light"][0] != fills["dark"][0] and fills["light"][1] != fills["dark"][1], fills

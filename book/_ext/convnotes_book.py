@@ -127,6 +127,7 @@ def _search_weights(app: Sphinx) -> dict[str, dict]:
     docnames = sorted(app.env.found_docs)
     kinds = {docname: _page_kind(docname) for docname in docnames}
     counts: dict[str, dict[str, int]] = {}
+    stems: dict[str, str] = {}  # the stemmer is slow Python: each distinct word once
     for docname in docnames:
         if kinds[docname] == "api":
             continue
@@ -135,7 +136,9 @@ def _search_weights(app: Sphinx) -> dict[str, dict]:
             if isinstance(node.parent, (nodes.comment, nodes.raw)):
                 continue
             for word in lang.split(str(node)):
-                stem = lang.stem(word).lower()
+                stem = stems.get(word)
+                if stem is None:
+                    stem = stems[word] = lang.stem(word).lower()
                 if lang.word_filter(stem):
                     per_page = counts.setdefault(stem, {})
                     per_page[docname] = per_page.get(docname, 0) + 1
