@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 import torch
 from torch import nn
@@ -162,6 +164,58 @@ def test_recomputed_batch_norm_statistics_are_the_training_set_averages(data):
                          nn.Linear(108, 10)).double()
     choosing.train(kept, small, epochs=1, batch_size=128, recompute_batch_norm=False)
     assert not torch.allclose(kept[1].running_var, features.var(dim=(0, 2, 3)))
+
+
+def test_seeds_trained_in_threads_equal_one_at_a_time(data):
+    """Bit for bit, in the order of the seeds, for a per-image and a per-pixel task; the
+    thread count torch had before comes back."""
+    small = _small(data, 128)
+    context = choosing.context_task(n_train=8, n_test=4, size=12, radius=3)
+    threads = torch.get_num_threads()
+    for variant, task, batch_size in (("deformable", small, 64), ("dilated", context, 4)):
+        alone = tuple(choosing.train_and_evaluate(variant, task, seed=s, epochs=1,
+                                                  batch_size=batch_size) for s in (5, 0, 2))
+        together = choosing.train_and_evaluate_seeds(variant, task, (5, 0, 2), workers=3,
+                                                     epochs=1, batch_size=batch_size)
+        assert together == alone
+        assert [r.seed for r in together] == [5, 0, 2]
+        assert len({r.losses for r in together}) == 3  # the seeds differ
+    assert torch.get_num_threads() == threads
+
+
+def test_one_cpu_thread_from_several_threads_restores_the_count():
+    threads = torch.get_num_threads()
+    inside = []
+    barrier = threading.Barrier(3)
+
+    def hold() -> None:
+        with choosing._one_cpu_thread():
+            barrier.wait()  # all three inside at once
+            inside.append(torch.get_num_threads())
+            barrier.wait()
+
+    workers = [threading.Thread(target=hold) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert inside == [1, 1, 1]
+    assert torch.get_num_threads() == threads
+
+
+def test_train_and_evaluate_seeds_bad_input_names_the_parameter(data):
+    with pytest.raises(ValueError, match="seeds must be a non-empty"):
+        choosing.train_and_evaluate_seeds("standard", data, [])
+    with pytest.raises(TypeError, match="seeds"):
+        choosing.train_and_evaluate_seeds("standard", data, 3)
+    with pytest.raises(ValueError, match=r"seeds\[1\] must be >= 0, got -1"):
+        choosing.train_and_evaluate_seeds("standard", data, [0, -1])
+    with pytest.raises(ValueError, match="workers must be >= 1, got 0"):
+        choosing.train_and_evaluate_seeds("standard", data, [0], workers=0)
+    with pytest.raises(ValueError, match="epochs"):
+        choosing.train_and_evaluate_seeds("standard", data, [0], epochs=0)
+    with pytest.raises(ValueError, match="variant"):
+        choosing.train_and_evaluate_seeds("resnet", data, [0])
 
 
 def test_bad_input_names_the_parameter(data):
