@@ -54,6 +54,7 @@ __all__ = [
     "check_same_device",
     "check_same_dtype",
     "check_shape",
+    "check_split",
     "check_tensor",
     "check_window_fits",
     "ensure_array",
@@ -527,6 +528,23 @@ def check_module(name: str, value: object) -> torch.nn.Module:
     if not isinstance(value, torch.nn.Module):
         raise TypeError(f"{name} must be a torch.nn.Module, got {type(value).__name__}")
     return value
+
+
+#: What a data split carries: images and labels to train on and to test on.
+_SPLIT_TENSORS = ("x_train", "y_train", "x_test", "y_test")
+
+
+def check_split(name: str, value: object) -> None:
+    """``value`` is a data split: tensors ``x_train``, ``y_train``, ``x_test``, ``y_test``.
+
+    >>> check_split("data", None)
+    Traceback (most recent call last):
+        ...
+    TypeError: data must be a data split (tensors x_train, y_train, x_test, y_test), got NoneType
+    """
+    if not all(isinstance(getattr(value, field, None), torch.Tensor) for field in _SPLIT_TENSORS):
+        raise TypeError(f"{name} must be a data split (tensors x_train, y_train, x_test, "
+                        f"y_test), got {type(value).__name__}")
 
 
 def int_tuple(name: str, value: object, length: int, minimum: int = 1) -> tuple[int, ...]:

@@ -67,6 +67,7 @@ from ._checks import (
     check_module,
     check_number,
     check_one_of,
+    check_split,
     check_tensor,
     pair,
 )
@@ -1049,6 +1050,7 @@ def train(
     (2, True)
     """
     model = _check_model(model)
+    check_split("data", data)
     epochs = check_int("epochs", epochs, minimum=1)
     batch_size = check_int("batch_size", batch_size, minimum=1)
     lr = check_number("lr", lr, minimum=0.0, strict=True)
@@ -1173,6 +1175,7 @@ def train_and_evaluate(
     """
     seed = check_int("seed", seed, minimum=0)
     check_one_of("variant", variant, VARIANTS)
+    check_split("data", data)
     check_tensor("data.y_train", data.y_train, ndim=(1, 3))
     with _SEEDED_BUILD:  # another thread must not draw from the generators in between
         seed_everything(seed)
@@ -1206,7 +1209,9 @@ def train_and_evaluate_seeds(
 
     Parameters
     ----------
-    variant, data
+    variant : str
+        One of :data:`VARIANTS`.
+    data : DigitsData or ContextData
         As in :func:`train_and_evaluate`.
     seeds : sequence of int
         One training per seed (each >= 0, at least one).
@@ -1230,6 +1235,8 @@ def train_and_evaluate_seeds(
     True
     """
     check_one_of("variant", variant, VARIANTS)
+    check_split("data", data)
+    check_tensor("data.y_train", data.y_train, ndim=(1, 3))
     seeds = check_int_sequence("seeds", seeds, minimum=0)
     check_int("epochs", epochs, minimum=1)
     check_int("batch_size", batch_size, minimum=1)

@@ -393,7 +393,8 @@ NOT_CALLED = {
     "pooling.EstimationErrors",
     # trains networks, loads data sets or draws figures: seconds per call, covered in their
     # own test modules (tests/test_choosing.py, test_data via doctests, test_plotting.py)
-    "choosing.train", "choosing.train_and_evaluate", "choosing.context_task",
+    "choosing.train", "choosing.train_and_evaluate", "choosing.train_and_evaluate_seeds",
+    "choosing.context_task",
     "choosing.geometric_digits", "choosing.profile_forward", "choosing.forward_from_scratch",
     "choosing.accuracy", "choosing.BottleneckSE", "data.camera", "data.image",
     "data.load_digits", "plotting.animate_sliding_window", "plotting.animation_to_gif",

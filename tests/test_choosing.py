@@ -216,6 +216,11 @@ def test_train_and_evaluate_seeds_bad_input_names_the_parameter(data):
         choosing.train_and_evaluate_seeds("standard", data, [0], epochs=0)
     with pytest.raises(ValueError, match="variant"):
         choosing.train_and_evaluate_seeds("resnet", data, [0])
+    for call in (lambda: choosing.train_and_evaluate_seeds("standard", None, [0]),
+                 lambda: choosing.train_and_evaluate("standard", data.x_train),
+                 lambda: choosing.train(nn.Linear(64, 10), {"x_train": data.x_train})):
+        with pytest.raises(TypeError, match="data must be a data split"):
+            call()
 
 
 def test_bad_input_names_the_parameter(data):
