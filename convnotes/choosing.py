@@ -24,7 +24,8 @@ whose label depends on context up to :data:`CONTEXT_RADIUS` pixels away
 (:func:`context_task`).
 
 :func:`train` trains any model reproducibly (one CPU thread, the model's dtype, a seeded
-batch order), :func:`paired_difference` gives the t-interval of paired per-seed
+batch order), :func:`train_and_evaluate_seeds` trains one variant per seed in parallel
+threads with the same results, :func:`paired_difference` gives the t-interval of paired per-seed
 differences, :func:`multiplications_by_layer` counts a model's work with
 :mod:`convnotes.costs`, :func:`profile_forward` measures one forward pass (peak activation
 memory, operators launched) and :func:`forward_from_scratch` reruns a model with the book's

@@ -151,10 +151,10 @@ def book_server(book_html: Path) -> Iterator[str]:
 
 #: Longest first (the usual rule for scheduling jobs on two machines). ``make test`` runs
 #: ``--dist loadscope --no-loadscope-reorder``, which hands out modules and notebooks to the
-#: xdist workers in collection order: the two scopes of about 100 s each start at once, one
-#: per worker (so the book build starts at once too); then the other notebooks, then the
-#: explorer tests (which need that build), and last the many short unit-test modules, which
-#: even out the end.
+#: xdist workers in collection order: the two longest scopes (the capstone's trainings, the
+#: book build and its browser tests) start at once, one per worker (so the book build starts
+#: at once too); then the other notebooks, then the explorer tests (which need that build),
+#: and last the many short unit-test modules, which even out the end.
 FIRST_SCOPES = ("book/11_choosing.ipynb", "tests/test_book.py")
 AFTER_THE_NOTEBOOKS = ("tests/test_explorer.py",)
 
