@@ -934,7 +934,10 @@ class _OneCpuThread:
 
     Safe for callers in several threads at once (:func:`train_and_evaluate_seeds`): each one
     asks for one thread for itself (torch keeps the count per thread as well as globally),
-    and the count from before the first one entered comes back when the last one leaves.
+    and when the last one leaves, the count from before the first one entered is set again,
+    in the thread that leaves last and globally. A thread that left earlier keeps its count
+    of one, so :func:`train_and_evaluate_seeds` enters in the caller's thread around all of
+    its workers: the caller leaves last and gets its count back.
     """
 
     def __init__(self) -> None:
@@ -1205,8 +1208,10 @@ def train_and_evaluate_seeds(
     whichever thread of this process runs it, builds its model while no other thread can draw
     from the seeded generators, and draws its batch order from a generator of its own. Torch
     releases Python's lock while it computes, so ``workers`` threads train nearly ``workers``
-    models at a time when that many cores are free (two threads took 0.45 to 0.48 of the
-    time of one on two idle cores, for two of the book's trainings).
+    models at a time when that many cores are free (about half the time with two threads on
+    two idle cores, for the book's trainings). The global generators are left as the last
+    model build to run left them, which depends on the threads' timing; seed again before
+    drawing from them.
 
     Parameters
     ----------
@@ -1217,7 +1222,8 @@ def train_and_evaluate_seeds(
     seeds : sequence of int
         One training per seed (each >= 0, at least one).
     workers : int, optional
-        Threads (>= 1); by default one per CPU core (``os.cpu_count()``), at most one per seed.
+        Threads (>= 1); by default one per CPU core this process may use, at most one per
+        seed.
     epochs, batch_size, lr, width
         As in :func:`train_and_evaluate`.
 
@@ -1244,12 +1250,24 @@ def train_and_evaluate_seeds(
     check_number("lr", lr, minimum=0.0, strict=True)
     check_int("width", width, minimum=4 * GROUPS)
     if workers is None:
-        workers = os.cpu_count() or 1
+        workers = _usable_cores()
     workers = min(check_int("workers", workers, minimum=1), len(seeds))
 
     def run(seed: int) -> TrainResult:
         return train_and_evaluate(variant, data, seed=seed, epochs=epochs,
                                   batch_size=batch_size, lr=lr, width=width)
 
-    with _one_cpu_thread(), ThreadPoolExecutor(workers) as pool:
-        return tuple(pool.map(run, seeds))
+    pool = ThreadPoolExecutor(workers)
+    try:
+        with _one_cpu_thread():
+            return tuple(pool.map(run, seeds))
+    finally:
+        # on an error or an interrupt, the seeds not yet started are dropped, not waited for
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _usable_cores() -> int:
+    """CPU cores this process may run on (its affinity where the OS reports it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(len(os.sched_getaffinity(0)), 1)
+    return os.cpu_count() or 1

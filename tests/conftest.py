@@ -17,9 +17,10 @@ import pytest
 
 # Before torch loads OpenMP, here and in the notebook kernels (which inherit this environment):
 # threads that wait at the end of a parallel region sleep instead of spinning. The suite runs
-# two processes on two cores (xdist workers, kernels, Chromium), each with torch's default
-# threads, and spinning threads burned about a fifth of the CPU (a 2-core run took 295 s with
-# spinning, 247 s without). Numbers do not change: only how idle threads wait.
+# two xdist workers on two cores, with their notebook kernels and Chromium, each kernel and
+# worker with torch's default threads, and spinning threads burned about a sixth of the CPU
+# (a 2-core run took 295 s with spinning, 247 s without). Numbers do not change: only how
+# idle threads wait.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch
