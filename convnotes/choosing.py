@@ -41,7 +41,6 @@ Examples
 from __future__ import annotations
 
 import math
-import os
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
@@ -85,7 +84,7 @@ from .pooling import (
     avg_pool2d,
     max_pool2d,
 )
-from .runtime import seed_everything
+from .runtime import cpu_cores, seed_everything
 from .separable import DepthwiseSeparableConv2d
 
 __all__ = [
@@ -1250,7 +1249,7 @@ def train_and_evaluate_seeds(
     check_number("lr", lr, minimum=0.0, strict=True)
     check_int("width", width, minimum=4 * GROUPS)
     if workers is None:
-        workers = _usable_cores()
+        workers = cpu_cores()
     workers = min(check_int("workers", workers, minimum=1), len(seeds))
 
     def run(seed: int) -> TrainResult:
@@ -1265,9 +1264,3 @@ def train_and_evaluate_seeds(
         # on an error or an interrupt, the seeds not yet started are dropped, not waited for
         pool.shutdown(wait=True, cancel_futures=True)
 
-
-def _usable_cores() -> int:
-    """CPU cores this process may run on (its affinity where the OS reports it)."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(len(os.sched_getaffinity(0)), 1)
-    return os.cpu_count() or 1

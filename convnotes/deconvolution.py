@@ -55,7 +55,6 @@ Examples
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from typing import TypeGuard, cast, overload
 
@@ -82,6 +81,7 @@ from ._checks import (
     ensure_array,
     pair,
 )
+from .runtime import cpu_cores
 
 __all__ = [
     "blur",
@@ -103,8 +103,7 @@ ArrayInput = np.ndarray | npt.ArrayLike
 RICHARDSON_LUCY_EPS = 1e-12
 #: Threads for ``scipy.fft`` (the NumPy path): the cores this process may run on. Torch uses
 #: its own intra-op threads.
-_WORKERS = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-            else os.cpu_count() or 1)
+_WORKERS = cpu_cores()
 _TORCH_DTYPES = (torch.float32, torch.float64)
 
 

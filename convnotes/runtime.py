@@ -26,7 +26,7 @@ import torch
 
 from ._checks import check_int
 
-__all__ = ["device", "seed_everything", "synchronize", "time_call", "verify_close"]
+__all__ = ["cpu_cores", "device", "seed_everything", "synchronize", "time_call", "verify_close"]
 
 
 def device() -> torch.device:
@@ -36,6 +36,17 @@ def device() -> torch.device:
     Notebooks and benchmarks call it to choose where to put the tensors they make.
     """
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def cpu_cores() -> int:
+    """The number of CPU cores this process may run on (at least 1).
+
+    Its CPU affinity where the operating system reports one (``os.sched_getaffinity``, which
+    a container's or a job scheduler's CPU set narrows), else ``os.cpu_count()``.
+    """
+    if hasattr(os, "sched_getaffinity"):
+        return max(len(os.sched_getaffinity(0)), 1)
+    return os.cpu_count() or 1
 
 
 def seed_everything(seed: int) -> None:

@@ -12,6 +12,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -128,6 +129,24 @@ def browser():
                                               args=CHROMIUM_FLAGS)
         yield chromium
         chromium.close()
+
+
+def listen(page, host: str) -> tuple[list[str], list[str]]:
+    """Collect what a page does wrong: (console errors, page errors and failed responses;
+    requests to hosts other than ``host``). Both lists fill as the page runs."""
+    errors, foreign = [], []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("response", lambda r: errors.append(f"HTTP {r.status} for {r.url}")
+            if r.status >= 400 else None)
+
+    def on_request(request) -> None:
+        parts = urlsplit(request.url)
+        if parts.scheme in ("http", "https") and parts.netloc != host:
+            foreign.append(request.url)
+
+    page.on("request", on_request)
+    return errors, foreign
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -402,7 +402,7 @@ NOT_CALLED = {
     "plotting.show_grid", "plotting.show_images", "plotting.show_kernels",
     "plotting.show_feature_maps", "plotting.sliding_window",
     # no arguments to get wrong
-    "runtime.device", "runtime.synchronize",
+    "runtime.cpu_cores", "runtime.device", "runtime.synchronize",
     # 1-D / 3-D operators: their own module's tests (tests/test_dimensions.py)
     "dimensions.conv1d", "dimensions.conv3d", "dimensions.causal_conv1d",
     "dimensions.Conv2Plus1d", "dimensions.CausalDilatedStack",

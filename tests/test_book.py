@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
+from conftest import listen
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -173,23 +174,6 @@ _PAGE_REPORT = """async () => {
 }"""
 
 
-def _listen(page, host: str) -> tuple[list[str], list[str]]:
-    """Collect the page's console errors, failed responses and requests to other hosts."""
-    errors, foreign = [], []
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("response", lambda r: errors.append(f"HTTP {r.status} for {r.url}")
-            if r.status >= 400 else None)
-
-    def on_request(request) -> None:
-        parts = urlsplit(request.url)
-        if parts.scheme in ("http", "https") and parts.netloc != host:
-            foreign.append(request.url)
-
-    page.on("request", on_request)
-    return errors, foreign
-
-
 class Tab(NamedTuple):
     """One browser tab and what its listeners collect (see :func:`_visit`)."""
 
@@ -207,7 +191,7 @@ def _tab(browser, book_server: str, viewport: dict[str, int], *, scheme: str = "
                                   is_mobile=touch, device_scale_factor=2 if touch else 1)
     try:
         page = context.new_page()
-        yield Tab(page, *_listen(page, urlsplit(book_server).netloc))
+        yield Tab(page, *listen(page, urlsplit(book_server).netloc))
     finally:
         context.close()
 

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import torch
+from conftest import listen
 
 from convnotes import arithmetic
 from convnotes.correlation import im2col
@@ -271,43 +272,32 @@ def landing_url(book_server: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def landing_tab(browser, landing_url: str) -> Iterator[tuple[Page, list[str]]]:
+def landing_tab(browser, landing_url: str) -> Iterator[tuple[Page, list[str], list[str]]]:
     """One tab for the landing-page tests (a fresh tab each would compile the theme's scripts
-    again) and the problems its listeners collect: console errors, failed responses,
-    requests to other hosts."""
+    again) and what its listeners collect (``conftest.listen``): errors, requests to other
+    hosts."""
     page = browser.new_page()
-    problems: list[str] = []
-    page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    page.on("response", lambda r: problems.append(f"HTTP {r.status} for {r.url}")
-            if r.status >= 400 else None)
-    host = urlsplit(landing_url).netloc
-
-    def on_request(request) -> None:
-        parts = urlsplit(request.url)
-        if parts.scheme in ("http", "https") and parts.netloc != host:
-            problems.append(f"request to another host: {request.url}")
-
-    page.on("request", on_request)
+    errors, foreign = listen(page, urlsplit(landing_url).netloc)
     page.goto(landing_url, wait_until="load")  # the origin whose localStorage _open sets
-    yield page, problems
+    yield page, errors, foreign
     page.close()
 
 
-def _open(landing_tab: tuple[Page, list[str]], url: str, width: int,
-          theme: str) -> tuple[Page, list[str]]:
-    """Load ``url`` afresh in the shared tab at ``width`` in ``theme``; the problems list holds
-    this load's problems only."""
-    page, problems = landing_tab
+def _open(landing_tab: tuple[Page, list[str], list[str]], url: str, width: int,
+          theme: str) -> tuple[Page, list[str], list[str]]:
+    """Load ``url`` afresh in the shared tab at ``width`` in ``theme``; return the page and the
+    errors and requests to other hosts of this load only (the lists fill as the page runs)."""
+    page, errors, foreign = landing_tab
     page.set_viewport_size({"width": width, "height": 900})
     # the theme reads the reader's choice from localStorage before it paints
     page.evaluate("theme => { localStorage.setItem('mode', theme); "
                   "localStorage.setItem('theme', theme); }", theme)
-    problems.clear()
+    errors.clear()
+    foreign.clear()
     page.goto(url, wait_until="load")
     page.wait_for_selector(".convnotes-explorer .cnx-output rect.cnx-cell")
     assert page.evaluate("document.documentElement.dataset.theme") == theme
-    return page, problems
+    return page, errors, foreign
 
 
 _HIT_COUNTS = """root => ({
@@ -331,7 +321,7 @@ def _expected_hits(cfg: dict, size: int, r: int, q: int) -> int:
 def test_every_preset_on_the_landing_page(landing_tab, landing_url: str, device: str,
                                           theme: str) -> None:
     width = WIDTHS[device]
-    page, problems = _open(landing_tab, landing_url, width, theme)
+    page, errors, foreign = _open(landing_tab, landing_url, width, theme)
     root = page.locator(".convnotes-explorer").first
     presets = page.evaluate("window.convnotesExplorer.presets")
     buttons = root.locator("button.cnx-preset")
@@ -361,11 +351,11 @@ def test_every_preset_on_the_landing_page(landing_tab, landing_url: str, device:
         for panel in root.locator(".cnx-panel").all():
             panel_box = panel.bounding_box()
             assert panel_box["x"] + panel_box["width"] <= box["x"] + box["width"] + 0.5, name
-    assert not problems, problems
+    assert not errors and not foreign, errors + foreign
 
 
 def test_keyboard_and_invalid_values_on_the_landing_page(landing_tab, landing_url: str) -> None:
-    page, problems = _open(landing_tab, landing_url, WIDTHS["phone"], "light")
+    page, errors, foreign = _open(landing_tab, landing_url, WIDTHS["phone"], "light")
     root = page.locator(".convnotes-explorer").first
     root.locator("button[data-preset='strided']").click()
     # Tab from the last control reaches the output grid through the input grid's one stop
@@ -406,17 +396,17 @@ def test_keyboard_and_invalid_values_on_the_landing_page(landing_tab, landing_ur
     root.locator("input[id$='-outputPadding']").fill("2")
     assert ("output_padding must be smaller than stride or dilation, got output_padding=2 "
             "with stride=2, dilation=1" in root.locator(".cnx-error").inner_text())
-    assert not problems, problems
+    assert not errors and not foreign, errors + foreign
 
 
 def test_dark_mode_recolours_the_cells(landing_tab, landing_url: str) -> None:
     fills = {}
     for theme in ("light", "dark"):
-        page, problems = _open(landing_tab, landing_url, WIDTHS["desktop"], theme)
+        page, errors, foreign = _open(landing_tab, landing_url, WIDTHS["desktop"], theme)
         fills[theme] = page.evaluate("""() => {
             const cell = document.querySelector('.cnx-input rect.cnx-cell.in');
             const text = document.querySelector('.cnx-status');
             return [getComputedStyle(cell).fill, getComputedStyle(text).color];
         }""")
-        assert not problems, problems
+        assert not errors and not foreign, errors + foreign
     assert fills["light"][0] != fills["dark"][0] and fills["light"][1] != fills["dark"][1], fills
