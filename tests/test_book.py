@@ -221,6 +221,18 @@ def phone_tab(browser, book_server: str) -> Iterator[Tab]:
         yield tab
 
 
+#: What a chapter page offers its reader besides the text (counted in the rendered page).
+_READER_TOOLS = """() => ({
+    copy: document.querySelectorAll("button.copybtn").length,
+    download: document.querySelectorAll("a[href$='.ipynb']").length,
+    launch: [...document.querySelectorAll("a")]
+        .filter(a => /binder|colab/i.test(a.href)).length,
+    next: document.querySelectorAll("a.right-next").length,
+    prev: document.querySelectorAll("a.left-prev").length,
+    module: document.querySelectorAll(
+        "a[href*='api/'][href*='.html#module-convnotes.']").length,
+})"""
+
 _FIGURES = """async () => {
   const figures = [...document.querySelectorAll("main img")]  // figures, not the theme's icons
       .filter(img => /\\/_images\\/[^/]+\\.png$/i.test(new URL(img.src).pathname));
@@ -259,6 +271,8 @@ def rendered_pages(browser, book_server: str, html_dir: Path) -> dict[str, dict]
                                   timeout=10_000)
                 page.wait_for_load_state("load")
             report = page.evaluate(_PAGE_REPORT)
+            if relative.startswith("book/") and Path(relative).stem in CHAPTERS:
+                report["tools"] = page.evaluate(_READER_TOOLS)
             if relative in with_figures:
                 report["figures"] = {DESKTOP["width"]: page.evaluate(_FIGURES)}
                 page.set_viewport_size(PHONE)
@@ -297,22 +311,11 @@ def test_every_page_renders(rendered_pages: dict[str, dict], book_server: str,
     assert checked_math > 100, f"only {checked_math} formulas were typeset in the whole book"
 
 
-@pytest.mark.parametrize("chapter", ["01_convolution", "03_transposed"])
-def test_chapter_pages_have_figures_math_and_reader_tools(desktop_tab: Tab, book_server: str,
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_chapter_pages_have_figures_math_and_reader_tools(rendered_pages: dict[str, dict],
                                                           chapter: str) -> None:
-    page = _visit(desktop_tab, book_server + f"book/{chapter}.html")
-    report = page.evaluate(_PAGE_REPORT)
-    tools = page.evaluate("""() => ({
-        copy: document.querySelectorAll("button.copybtn").length,
-        download: document.querySelectorAll("a[href$='.ipynb']").length,
-        launch: [...document.querySelectorAll("a")]
-            .filter(a => /binder|colab/i.test(a.href)).length,
-        next: document.querySelectorAll("a.right-next").length,
-        prev: document.querySelectorAll("a.left-prev").length,
-        module: document.querySelectorAll(
-            "a[href*='api/'][href*='.html#module-convnotes.']").length,
-    })""")
-    assert not desktop_tab.errors, desktop_tab.errors
+    report = rendered_pages[f"book/{chapter}.html"]
+    tools = report["tools"]
     assert report["imageCount"] >= 3 and not report["brokenImages"]
     assert report["typeset"] >= 10
     assert tools["copy"] > 10, "code cells lack copy buttons"
