@@ -1240,14 +1240,8 @@ def train_and_evaluate_seeds(
     ...                  for s in (0, 1))
     True
     """
-    check_one_of("variant", variant, VARIANTS)
-    check_split("data", data)
-    check_tensor("data.y_train", data.y_train, ndim=(1, 3))
+    # the other arguments are train_and_evaluate's, which checks them (its first call raises)
     seeds = check_int_sequence("seeds", seeds, minimum=0)
-    check_int("epochs", epochs, minimum=1)
-    check_int("batch_size", batch_size, minimum=1)
-    check_number("lr", lr, minimum=0.0, strict=True)
-    check_int("width", width, minimum=4 * GROUPS)
     if workers is None:
         workers = cpu_cores()
     workers = min(check_int("workers", workers, minimum=1), len(seeds))
