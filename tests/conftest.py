@@ -28,6 +28,28 @@ import torch
 from filelock import FileLock
 from hypothesis import HealthCheck, settings
 
+from convnotes.runtime import cpu_cores
+
+
+def _share_the_cores_between_workers() -> None:
+    """In an xdist worker: compute with this worker's share of the cores (at least 1 thread),
+    here and in the notebook kernels it starts (they inherit ``OMP_NUM_THREADS``), unless
+    ``OMP_NUM_THREADS`` is set already.
+
+    torch's default is a thread per core in every process: two workers on two cores ran four
+    threads, each pair waiting on the other, and their kernels the same. One thread per worker
+    took a 2-core run from 415 to 392 CPU-s and from 219 to 202 s. Tests that check a thread
+    count comes back set more than one thread themselves (tests/test_choosing.py).
+    """
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1 and "OMP_NUM_THREADS" not in os.environ:
+        threads = max(cpu_cores() // workers, 1)
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        torch.set_num_threads(threads)
+
+
+_share_the_cores_between_workers()
+
 # Bounded example counts keep the whole suite within a few minutes on two cores.
 settings.register_profile(
     "convnotes",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 
 import pytest
 import torch
@@ -17,6 +18,19 @@ from convnotes.separable import DepthwiseSeparableConv2d
 @pytest.fixture(scope="module")
 def data() -> DigitsData:
     return load_digits()
+
+
+@pytest.fixture
+def several_threads() -> Iterator[int]:
+    """torch computes with 3 CPU threads during the test (then as before), so that a test can
+    see whether a count of one thread inside is undone afterwards (the suite's xdist workers
+    run with one thread each: tests/conftest.py)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        yield 3
+    finally:
+        torch.set_num_threads(before)
 
 
 def _small(data: DigitsData, n: int = 256) -> DigitsData:
@@ -166,12 +180,11 @@ def test_recomputed_batch_norm_statistics_are_the_training_set_averages(data):
     assert not torch.allclose(kept[1].running_var, features.var(dim=(0, 2, 3)))
 
 
-def test_seeds_trained_in_threads_equal_one_at_a_time(data):
+def test_seeds_trained_in_threads_equal_one_at_a_time(data, several_threads):
     """Bit for bit, in the order of the seeds, for a per-image and a per-pixel task; the
     thread count torch had before comes back."""
     small = _small(data, 128)
     context = choosing.context_task(n_train=8, n_test=4, size=12, radius=3)
-    threads = torch.get_num_threads()
     for variant, task, batch_size in (("deformable", small, 64), ("dilated", context, 4)):
         alone = tuple(choosing.train_and_evaluate(variant, task, seed=s, epochs=1,
                                                   batch_size=batch_size) for s in (5, 0, 2))
@@ -180,11 +193,10 @@ def test_seeds_trained_in_threads_equal_one_at_a_time(data):
         assert together == alone
         assert [r.seed for r in together] == [5, 0, 2]
         assert len({r.losses for r in together}) == 3  # the seeds differ
-    assert torch.get_num_threads() == threads
+    assert torch.get_num_threads() == several_threads
 
 
-def test_one_cpu_thread_from_several_threads_restores_the_count():
-    threads = torch.get_num_threads()
+def test_one_cpu_thread_from_several_threads_restores_the_count(several_threads):
     inside = []
     barrier = threading.Barrier(3)
 
@@ -200,7 +212,7 @@ def test_one_cpu_thread_from_several_threads_restores_the_count():
     for worker in workers:
         worker.join()
     assert inside == [1, 1, 1]
-    assert torch.get_num_threads() == threads
+    assert torch.get_num_threads() == several_threads
 
 
 def test_train_and_evaluate_seeds_bad_input_names_the_parameter(data):
@@ -446,16 +458,12 @@ def _reference_loop(model: nn.Module, data: DigitsData, epochs: int) -> None:
             optimizer.step()
 
 
-def test_train_a_ready_module_equals_the_written_out_loop(data):
-    threads = torch.get_num_threads()
+def test_train_a_ready_module_equals_the_written_out_loop(data, several_threads):
     ours, reference = _chapter_6_model(), _chapter_6_model()
     losses = choosing.train(ours, data, epochs=2, batch_size=64, lr=0.01, seed=0)
-    torch.set_num_threads(1)
-    try:
-        _reference_loop(reference, data, epochs=2)
-    finally:
-        torch.set_num_threads(threads)
-    assert torch.get_num_threads() == threads  # train restores the thread count
+    assert torch.get_num_threads() == several_threads  # train restores the thread count
+    torch.set_num_threads(1)  # as train computes
+    _reference_loop(reference, data, epochs=2)
     for mine, theirs in zip(ours.parameters(), reference.parameters(), strict=True):
         torch.testing.assert_close(mine, theirs, rtol=0, atol=0)
     assert len(losses) == 2 and losses[1] < losses[0]
