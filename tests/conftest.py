@@ -17,11 +17,12 @@ from urllib.parse import urlsplit
 import pytest
 
 # Before torch loads OpenMP, here and in the notebook kernels (which inherit this environment):
-# threads that wait at the end of a parallel region sleep instead of spinning. The suite runs
-# two xdist workers on two cores, with their notebook kernels and Chromium, each kernel and
-# worker with torch's default threads, and spinning threads burned about a sixth of the CPU
-# (a 2-core run took 295 s with spinning, 247 s without). Numbers do not change: only how
-# idle threads wait.
+# threads that wait at the end of a parallel region sleep instead of spinning. When the suite
+# ran two xdist workers on two cores, with their notebook kernels and Chromium, each kernel and
+# worker with torch's default threads, spinning threads burned about a sixth of the CPU (a
+# 2-core run took 295 s with spinning, 247 s without). Numbers do not change: only how idle
+# threads wait. It still matters where a worker has several threads (more cores than workers);
+# below, each worker gets its share of the cores.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch
