@@ -38,9 +38,9 @@ def _share_the_cores_between_workers() -> None:
     ``OMP_NUM_THREADS`` is set already.
 
     torch's default is a thread per core in every process: two workers on two cores ran four
-    threads, each pair waiting on the other, and their kernels the same. One thread per worker
-    took a 2-core run from 415 to 392 CPU-s and from 219 to 202 s. Tests that check a thread
-    count comes back set more than one thread themselves (tests/test_choosing.py).
+    threads on two cores, and their kernels the same. In one paired comparison, one thread per
+    worker took a 2-core run from 415 to 392 CPU-s and from 219 to 202 s. Tests that check that
+    a thread count comes back set more than one thread themselves (tests/test_choosing.py).
     """
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     if workers > 1 and "OMP_NUM_THREADS" not in os.environ:
