@@ -197,6 +197,9 @@ def test_seeds_trained_in_threads_equal_one_at_a_time(data, several_threads):
 
 
 def test_one_cpu_thread_from_several_threads_restores_the_count(several_threads):
+    """Three threads inside at once, within the caller's own ``with`` (as
+    ``train_and_evaluate_seeds`` enters it): each sees one thread, and the caller, who leaves
+    last, gets its count back (a thread's count is its own: only the caller's can show it)."""
     inside = []
     barrier = threading.Barrier(3)
 
@@ -206,12 +209,14 @@ def test_one_cpu_thread_from_several_threads_restores_the_count(several_threads)
             inside.append(torch.get_num_threads())
             barrier.wait()
 
-    workers = [threading.Thread(target=hold) for _ in range(3)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    assert inside == [1, 1, 1]
+    with choosing._one_cpu_thread():
+        workers = [threading.Thread(target=hold) for _ in range(3)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        inside.append(torch.get_num_threads())
+    assert inside == [1, 1, 1, 1]
     assert torch.get_num_threads() == several_threads
 
 
