@@ -11,7 +11,9 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlsplit
 
 import pytest
@@ -30,6 +32,9 @@ from filelock import FileLock
 from hypothesis import HealthCheck, settings
 
 from convnotes.runtime import cpu_cores
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 
 def _share_the_cores_between_workers() -> None:
@@ -170,6 +175,37 @@ def listen(page, host: str) -> tuple[list[str], list[str]]:
 
     page.on("request", on_request)
     return errors, foreign
+
+
+class Tab(NamedTuple):
+    """One browser tab and what its listeners collect (see :func:`listen`, :func:`visit`)."""
+
+    page: Page
+    errors: list[str]
+    foreign: list[str]
+
+
+@contextmanager
+def open_tab(browser, book_server: str, viewport: dict[str, int], *, scheme: str = "light",
+             touch: bool = False) -> Iterator[Tab]:
+    """A tab in a context of its own: the size, colour scheme and touch screen given (a touch
+    screen comes with a phone's 2x pixel density)."""
+    context = browser.new_context(viewport=viewport, color_scheme=scheme, has_touch=touch,
+                                  is_mobile=touch, device_scale_factor=2 if touch else 1)
+    try:
+        page = context.new_page()
+        yield Tab(page, *listen(page, urlsplit(book_server).netloc))
+    finally:
+        context.close()
+
+
+def visit(tab: Tab, url: str) -> Page:
+    """Go to ``url`` in ``tab`` as a reader following a link does; from then on ``tab.errors``
+    and ``tab.foreign`` hold what this page did (they are emptied first)."""
+    tab.errors.clear()
+    tab.foreign.clear()
+    tab.page.goto(url, wait_until="load")
+    return tab.page
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -25,16 +25,11 @@ import os
 import re
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
-from conftest import listen
-
-if TYPE_CHECKING:
-    from playwright.sync_api import Page
+from conftest import Tab, open_tab, visit
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -174,50 +169,19 @@ _PAGE_REPORT = """async () => {
 }"""
 
 
-class Tab(NamedTuple):
-    """One browser tab and what its listeners collect (see :func:`_visit`)."""
-
-    page: Page
-    errors: list[str]
-    foreign: list[str]
-
-
-@contextmanager
-def _tab(browser, book_server: str, viewport: dict[str, int], *, scheme: str = "light",
-         touch: bool = False) -> Iterator[Tab]:
-    """A tab in a context of its own: the size, colour scheme and touch screen given (a touch
-    screen comes with a phone's 2x pixel density)."""
-    context = browser.new_context(viewport=viewport, color_scheme=scheme, has_touch=touch,
-                                  is_mobile=touch, device_scale_factor=2 if touch else 1)
-    try:
-        page = context.new_page()
-        yield Tab(page, *listen(page, urlsplit(book_server).netloc))
-    finally:
-        context.close()
-
-
-def _visit(tab: Tab, url: str) -> Page:
-    """Go to ``url`` in ``tab`` as a reader following a link does; from then on ``tab.errors``
-    and ``tab.foreign`` hold what this page did (they are emptied first)."""
-    tab.errors.clear()
-    tab.foreign.clear()
-    tab.page.goto(url, wait_until="load")
-    return tab.page
-
-
 # The tests below share one tab per kind of screen, as a reader's browser does: a fresh tab per
 # test would compile the theme's scripts and MathJax again each time (about 2 s of CPU).
 @pytest.fixture(scope="module")
 def desktop_tab(browser, book_server: str) -> Iterator[Tab]:
     """A tab at laptop size, light colours."""
-    with _tab(browser, book_server, DESKTOP) as tab:
+    with open_tab(browser, book_server, DESKTOP) as tab:
         yield tab
 
 
 @pytest.fixture(scope="module")
 def phone_tab(browser, book_server: str) -> Iterator[Tab]:
     """A tab on a 390 px touch screen at 2x density, light colours."""
-    with _tab(browser, book_server, PHONE, touch=True) as tab:
+    with open_tab(browser, book_server, PHONE, touch=True) as tab:
         yield tab
 
 
@@ -256,14 +220,14 @@ def rendered_pages(browser, book_server: str, html_dir: Path) -> dict[str, dict]
     """
     with_figures = {f"book/{name}.html" for name in [*CHAPTERS, "appendix_performance"]}
     reports = {}
-    with _tab(browser, book_server, DESKTOP) as tab:
+    with open_tab(browser, book_server, DESKTOP) as tab:
         page = tab.page
         for path in _pages(html_dir):
             relative = path.relative_to(html_dir).as_posix()
             if relative == "search.html":
                 continue  # tested below, with a query
             page.set_viewport_size(DESKTOP)
-            _visit(tab, book_server + relative)
+            visit(tab, book_server + relative)
             redirect = re.search(r'http-equiv="Refresh" content="0; url=([^"]+)"',
                                  path.read_text(encoding="utf-8"))
             if redirect:  # index.html sends the reader to the landing page
@@ -353,7 +317,7 @@ def test_phone_menu_button_opens_the_chapter_list(phone_tab: Tab, book_server: s
                                                   chapter: str) -> None:
     """At 390 px, tapping the visible menu button shows the chapter list; a chapter link in it
     takes the reader to that chapter."""
-    page = _visit(phone_tab, book_server + f"book/{chapter}.html")
+    page = visit(phone_tab, book_server + f"book/{chapter}.html")
     assert page.evaluate(_VISIBLE_BUTTON, ".primary-toggle") == 1, (
         "expected exactly one visible menu button at 390 px")
     target = "03_transposed"
@@ -369,7 +333,7 @@ def test_phone_menu_button_opens_the_chapter_list(phone_tab: Tab, book_server: s
 
 
 def test_phone_contents_button_opens_the_page_contents(phone_tab: Tab, book_server: str) -> None:
-    page = _visit(phone_tab, book_server + "book/03_transposed.html")
+    page = visit(phone_tab, book_server + "book/03_transposed.html")
     assert page.evaluate(_VISIBLE_BUTTON, ".secondary-toggle") == 1, (
         "expected exactly one visible contents button at 390 px")
     page.locator(".secondary-toggle[data-visible-toggle='0']").tap()
@@ -392,7 +356,7 @@ def test_phone_contents_button_opens_the_page_contents(phone_tab: Tab, book_serv
 
 def test_desktop_menu_button_hides_and_shows_the_sidebar(desktop_tab: Tab,
                                                          book_server: str) -> None:
-    page = _visit(desktop_tab, book_server + "book/01_convolution.html")
+    page = visit(desktop_tab, book_server + "book/01_convolution.html")
     sidebar = page.locator("#pst-primary-sidebar")
     assert sidebar.evaluate(_IN_VIEW)
     assert page.evaluate(_VISIBLE_BUTTON, ".primary-toggle") == 1
@@ -433,7 +397,7 @@ def test_figures_are_sharp_on_high_density_screens(rendered_pages: dict[str, dic
 
 def test_wide_equations_scroll_inside_the_column_on_a_phone(phone_tab: Tab,
                                                             book_server: str) -> None:
-    page = _visit(phone_tab, book_server + "book/01_convolution.html")
+    page = visit(phone_tab, book_server + "book/01_convolution.html")
     page.evaluate("() => MathJax.startup.promise")
     page.wait_for_timeout(300)
     report = page.evaluate("""() => ({
@@ -459,7 +423,7 @@ def test_wide_equations_scroll_inside_the_column_on_a_phone(phone_tab: Tab,
                                                ("dilated", "04_dilated")])
 def test_search_ranks_the_chapter_of_a_topic_first(desktop_tab: Tab, book_server: str, term: str,
                                                    chapter: str) -> None:
-    page = _visit(desktop_tab, book_server + f"search.html?q={term}")
+    page = visit(desktop_tab, book_server + f"search.html?q={term}")
     page.wait_for_selector("#search-results .search-summary", timeout=30_000)
     page.wait_for_function(
         "() => /found/.test(document.querySelector('#search-results .search-summary')"
@@ -479,8 +443,8 @@ def test_search_ranks_the_chapter_of_a_topic_first(desktop_tab: Tab, book_server
 
 
 def test_dark_mode_follows_the_system(browser, book_server: str) -> None:
-    with _tab(browser, book_server, DESKTOP, scheme="dark") as tab:
-        page = _visit(tab, book_server + "book/02_deconvolution.html")
+    with open_tab(browser, book_server, DESKTOP, scheme="dark") as tab:
+        page = visit(tab, book_server + "book/02_deconvolution.html")
         theme = page.evaluate("() => document.documentElement.dataset.theme")
         card = page.evaluate("""() => {
             const img = document.querySelector("main .cell_output img");

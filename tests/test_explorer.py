@@ -24,18 +24,13 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 import pytest
 import torch
-from conftest import listen
+from conftest import Tab, open_tab, visit
 
 from convnotes import arithmetic
 from convnotes.correlation import im2col
-
-if TYPE_CHECKING:
-    from playwright.sync_api import Page
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPLORER_JS = ROOT / "book" / "_static" / "explorer.js"
@@ -272,32 +267,26 @@ def landing_url(book_server: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def landing_tab(browser, landing_url: str) -> Iterator[tuple[Page, list[str], list[str]]]:
+def landing_tab(browser, book_server: str, landing_url: str) -> Iterator[Tab]:
     """One tab for the landing-page tests (a fresh tab each would compile the theme's scripts
-    again) and what its listeners collect (``conftest.listen``): errors, requests to other
-    hosts."""
-    page = browser.new_page()
-    errors, foreign = listen(page, urlsplit(landing_url).netloc)
-    page.goto(landing_url, wait_until="load")  # the origin whose localStorage _open sets
-    yield page, errors, foreign
-    page.close()
+    again), open at the landing page."""
+    with open_tab(browser, book_server, {"width": WIDTHS["desktop"], "height": 900}) as tab:
+        visit(tab, landing_url)  # the origin whose localStorage _open sets
+        yield tab
 
 
-def _open(landing_tab: tuple[Page, list[str], list[str]], url: str, width: int,
-          theme: str) -> tuple[Page, list[str], list[str]]:
-    """Load ``url`` afresh in the shared tab at ``width`` in ``theme``; return the page and the
-    errors and requests to other hosts of this load only (the lists fill as the page runs)."""
-    page, errors, foreign = landing_tab
+def _open(landing_tab: Tab, url: str, width: int, theme: str) -> Tab:
+    """Load ``url`` afresh in the shared tab at ``width`` in ``theme``; its ``errors`` and
+    ``foreign`` then hold what this load did (they fill as the page runs)."""
+    page = landing_tab.page
     page.set_viewport_size({"width": width, "height": 900})
     # the theme reads the reader's choice from localStorage before it paints
     page.evaluate("theme => { localStorage.setItem('mode', theme); "
                   "localStorage.setItem('theme', theme); }", theme)
-    errors.clear()
-    foreign.clear()
-    page.goto(url, wait_until="load")
+    visit(landing_tab, url)
     page.wait_for_selector(".convnotes-explorer .cnx-output rect.cnx-cell")
     assert page.evaluate("document.documentElement.dataset.theme") == theme
-    return page, errors, foreign
+    return landing_tab
 
 
 _HIT_COUNTS = """root => ({
